@@ -1,0 +1,108 @@
+"""Training throughput: python -m acai_tf.bench --model=acai --dataset=lines32
+
+Times the same `fit` path training uses, after warm-up, as the median of
+several windows:
+  - train step alone (a fixed batch repeated, so no input work),
+  - input pipeline alone (batches pulled from the dataset, no training),
+  - end to end (the dataset feeding the train step, as in training),
+and converts them to GFLOP/s with the model's analytic conv FLOPs per image.
+The last line printed is one JSON object for scripts.
+"""
+
+import json
+import resource
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from acai_tf import training
+from acai_tf.data import DATASETS, get_dataset
+from acai_tf.models import MODELS
+from acai_tf.train import model_config_from_flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
+flags.DEFINE_integer('window', 50, 'Steps per timed window.')
+flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
+
+
+class _StepClock(keras.callbacks.Callback):
+  def __init__(self):
+    super().__init__()
+    self.times = []
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.times.append(time.perf_counter())
+
+
+def time_fit(model, data, warmup, window, windows):
+  """Median steps/s of `fit` on `data`, over `windows` windows of `window` steps."""
+  clock = _StepClock()
+  model.fit(data, epochs=1, steps_per_epoch=warmup + window * windows, callbacks=[clock],
+            verbose=0, shuffle=False)
+  t = clock.times[warmup - 1:]
+  return statistics.median(window / (t[(i + 1) * window] - t[i * window]) for i in range(windows))
+
+
+def time_pipeline(data, warmup, window, windows):
+  """Median batches/s pulled from `data` alone."""
+  it = iter(data)
+  for _ in range(warmup):
+    next(it)
+  rates = []
+  for _ in range(windows):
+    start = time.perf_counter()
+    for _ in range(window):
+      batch = next(it)
+    np.asarray(batch[0][:1])  # make sure the last batch really arrived
+    rates.append(window / (time.perf_counter() - start))
+  return statistics.median(rates)
+
+
+def benchmark(model_name, model_config, dataset_name, batch, jit_compile='auto', warmup=20,
+              window=50, windows=3, log=print):
+  """Measures one model; returns the dict printed as the last JSON line."""
+  dataset = get_dataset(dataset_name)
+  model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass)
+  model.compile(jit_compile=jit_compile)
+  data = dataset.train(batch, seed=0)
+  fixed = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
+  flops = model.train_flops_per_image()
+  log(f'{model_name} on {dataset_name}, batch {batch}, jit_compile={jit_compile}: '
+      f'{flops / 1e6:.1f} MFLOP per training image (analytic, convs and dense layers)')
+  step = time_fit(model, fixed, warmup, window, windows) * batch
+  log(f'  train step alone   {step:8.1f} img/s  ({step * flops / 1e9:6.1f} GFLOP/s)')
+  pipeline = time_pipeline(data, warmup, window, windows) * batch
+  log(f'  input pipeline     {pipeline:8.1f} img/s')
+  end_to_end = time_fit(model, data, warmup, window, windows) * batch
+  log(f'  end to end         {end_to_end:8.1f} img/s  ({end_to_end * flops / 1e9:6.1f} GFLOP/s)')
+  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  log(f'  peak resident memory {rss:.0f} MB')
+  return {'model': model_name, 'dataset': dataset_name, 'batch': batch,
+          'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
+          'end_to_end_img_s': round(end_to_end, 1),
+          'gflops': round(end_to_end * flops / 1e9, 2),
+          'train_step_gflops': round(step * flops / 1e9, 2),
+          'mflop_per_image': round(flops / 1e6, 1), 'peak_rss_mb': round(rss)}
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  if FLAGS.warmup < 1 or FLAGS.window < 1 or FLAGS.windows < 1:
+    raise app.UsageError('--warmup, --window and --windows must be >= 1.')
+  model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+  result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch,
+                     {'auto': 'auto', 'true': True, 'false': False}[FLAGS.jit_compile],
+                     FLAGS.warmup, FLAGS.window, FLAGS.windows)
+  print(json.dumps(result), flush=True)
+
+
+if __name__ == '__main__':
+  # The training binary's flags (--model, --dataset, --batch, hyperparameters) apply here too.
+  del training, DATASETS
+  app.run(main)

@@ -1,0 +1,54 @@
+"""What every dataset provides to training and evaluation."""
+
+import numpy as np
+import tensorflow as tf
+
+
+class Dataset:
+  """Base of the registry entries.
+
+  Attributes:
+    name: registry name.
+    image_shape: (height, width, colors).
+    nclass: number of labels (1 = unlabelled: the probe is skipped).
+    defaults: model hyperparameters the paper used on this dataset.
+    line_metrics: whether Mean Distance / Smoothness apply.
+  """
+  name = None
+  image_shape = (32, 32, 1)
+  nclass = 10
+  defaults = {}
+  line_metrics = False
+
+  def train(self, batch, seed, start_step=0):
+    """Infinite tf.data stream of (images float32 [-1, 1], labels int64) batches.
+
+    Batch i depends only on (seed, i), so a resumed run passing the step it
+    resumes from as `start_step` sees the data an uninterrupted run would.
+    """
+    raise NotImplementedError
+
+  def test(self):
+    """The fixed test split as numpy (images [N, H, W, C], labels [N])."""
+    raise NotImplementedError
+
+  def eval_pool(self, n=96):
+    """The first `n` test images: the pool image grids are drawn from."""
+    return self.test()[0][:n]
+
+
+def numpy_batches(render, batch, seed, start_step, image_shape):
+  """tf.data stream of batches made by `render(rng, batch) -> (images, labels)`.
+
+  Each batch gets its own numpy Generator seeded by (seed, batch index).
+  """
+  def make(step):
+    return render(np.random.default_rng([seed, int(step)]), batch)
+
+  def to_tensors(step):
+    images, labels = tf.numpy_function(make, [step], (tf.float32, tf.int64), stateful=False)
+    return tf.ensure_shape(images, (batch,) + tuple(image_shape)), tf.ensure_shape(labels, [batch])
+
+  return (tf.data.Dataset.counter(start_step)
+          .map(to_tensors, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+          .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,28 @@
+"""The lines32 registry entry: the synthetic benchmark of `acai_tf.lines`."""
+
+import functools
+
+import numpy as np
+
+from acai_tf.data.base import Dataset, numpy_batches
+from acai_tf.lines import NCLASS, SIZE, random_lines
+
+
+class Lines32(Dataset):
+  """Lines at uniform random angles; 10 angle classes; a fixed 5000-line test set."""
+  name = 'lines32'
+  image_shape = (SIZE, SIZE, 1)
+  nclass = NCLASS
+  defaults = {'depth': 16, 'latent': 16, 'latent_width': 2}
+  line_metrics = True
+  test_size = 5000
+  test_seed = 20190506  # fixed: every run and every model is scored on the same lines
+
+  def train(self, batch, seed, start_step=0):
+    return numpy_batches(lambda rng, n: random_lines(rng, n)[:2], batch, seed, start_step,
+                         self.image_shape)
+
+  @functools.lru_cache(maxsize=1)
+  def test(self):
+    images, labels, _ = random_lines(np.random.default_rng(self.test_seed), self.test_size)
+    return images, labels

@@ -1,0 +1,1 @@
+"""Evaluation metrics in pure numpy/scipy (no TensorFlow)."""

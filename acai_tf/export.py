@@ -1,0 +1,93 @@
+"""SavedModel export: `encode`, `decode`, `interpolate`, `reconstruct` endpoints.
+
+The export needs no acai_tf code to load:
+
+    obj = tf.saved_model.load('<run_dir>/export')
+    z = obj.encode(images)          # float32 [B, 32, 32, C] in [-1, 1] -> latent
+    x = obj.decode(z)               # latent -> images in [-1, 1]
+    z_t = obj.interpolate(z1, z2, alpha)   # alpha [B]; 0 -> z1, 1 -> z2
+
+`acai_tf.json` beside `saved_model.pb` records the model, its config, the
+dataset, the image and latent shapes and the training step.
+
+`<run_dir>/export` is a symlink swapped atomically to the newest complete
+export in `<run_dir>/exports/`, so a reader never sees a half-written one.
+"""
+
+import json
+import os
+import shutil
+
+import tensorflow as tf
+
+META_FILE = 'acai_tf.json'
+
+
+class _Endpoints(tf.Module):
+  """Wraps a trained AutoEncoder in signatures with dynamic batch size."""
+
+  def __init__(self, model):
+    super().__init__(name='acai_tf_export')
+    self.model = model
+    image = tf.TensorSpec((None,) + model.image_shape, tf.float32, name='x')
+    latent = tf.TensorSpec((None,) + model.latent_shape, tf.float32, name='z')
+    alpha = tf.TensorSpec((None,), tf.float32, name='alpha')
+    self.encode = tf.function(model.encode, input_signature=[image])
+    self.decode = tf.function(model.decode, input_signature=[latent])
+    self.interpolate = tf.function(
+        model.interpolate, input_signature=[latent, tf.TensorSpec.from_spec(latent, 'z2'), alpha])
+    self.reconstruct = tf.function(lambda x: model.decode(model.encode(x)),
+                                   input_signature=[image])
+
+  def serving_signatures(self):
+    """Signatures with named outputs, for TF Serving and `obj.signatures[...]`."""
+    image, latent = self.encode.input_signature[0], self.decode.input_signature[0]
+    return {
+        'encode': tf.function(lambda x: {'latent': self.encode(x)}, input_signature=[image]),
+        'decode': tf.function(lambda z: {'images': self.decode(z)}, input_signature=[latent]),
+    }
+
+
+def save(model, run_dir, meta, keep=2):
+  """Exports `model` into `<run_dir>/exports/step_<N>` and points `<run_dir>/export` at it.
+
+  Args:
+    model: a built AutoEncoder.
+    run_dir: the run directory.
+    meta: JSON-able dict stored as acai_tf.json (must contain 'step').
+    keep: how many complete exports to keep.
+
+  Returns:
+    The path of the new export directory.
+  """
+  exports = os.path.join(run_dir, 'exports')
+  os.makedirs(exports, exist_ok=True)
+  name = f'step_{int(meta["step"]):09d}'
+  final = os.path.join(exports, name)
+  tmp = os.path.join(exports, f'.tmp-{name}-{os.getpid()}')
+  shutil.rmtree(tmp, ignore_errors=True)
+  module = _Endpoints(model)
+  tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
+  with open(os.path.join(tmp, META_FILE), 'w') as f:
+    json.dump(meta, f, indent=2, sort_keys=True)
+  if os.path.exists(final):
+    shutil.rmtree(final)
+  os.rename(tmp, final)
+  link_tmp = os.path.join(run_dir, f'.export-{os.getpid()}')
+  if os.path.lexists(link_tmp):
+    os.remove(link_tmp)
+  os.symlink(os.path.join('exports', name), link_tmp)
+  os.replace(link_tmp, os.path.join(run_dir, 'export'))
+  for old in sorted(d for d in os.listdir(exports) if d.startswith('step_'))[:-keep]:
+    shutil.rmtree(os.path.join(exports, old), ignore_errors=True)
+  for stale in (d for d in os.listdir(exports) if d.startswith('.tmp-')):
+    if not stale.endswith(f'-{os.getpid()}'):
+      shutil.rmtree(os.path.join(exports, stale), ignore_errors=True)
+  return final
+
+
+def load(path):
+  """Loads an export and its metadata: (tf module, meta dict)."""
+  obj = tf.saved_model.load(path)
+  with open(os.path.join(path, META_FILE)) as f:
+    return obj, json.load(f)

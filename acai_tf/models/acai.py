@@ -1,0 +1,73 @@
+"""ACAI: Adversarially Constrained Autoencoder Interpolation.
+
+"Understanding and Improving Interpolation in Autoencoders via an Adversarial
+Regularizer", Berthelot, Raffel, Roy, Goodfellow, ICLR 2019
+(https://arxiv.org/abs/1807.07543), section 2.
+
+A critic, with the encoder's architecture averaged to one scalar, learns to
+predict the mixing coefficient alpha in [0, 0.5] of images decoded from
+z_alpha = alpha * z + (1 - alpha) * z_partner, where the partner is the
+reversed batch. The autoencoder is trained to make the critic output 0 on
+those interpolants. A second critic term, on gamma * x + (1 - gamma) * x_hat
+with target 0, keeps the critic from simply spotting reconstructions.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from acai_tf import nets
+from acai_tf.models.base import AEConfig, AutoEncoder, hparam, mse, rmse
+
+
+@dataclasses.dataclass(frozen=True)
+class ACAIConfig(AEConfig):
+  advweight: float = hparam(0.5, 'Weight lambda of the adversarial term in the AE loss.')
+  advdepth: int = hparam(0, 'Depth of the critic; 0 means use --depth.')
+  reg: float = hparam(0.2, 'Critic regulariser gamma: blend gamma*x + (1-gamma)*x_hat.')
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.advweight < 0 or self.advdepth < 0:
+      raise ValueError('advweight and advdepth must be >= 0.')
+    if not 0 <= self.reg <= 1:
+      raise ValueError(f'reg={self.reg} must lie in [0, 1].')
+
+
+class ACAI(AutoEncoder):
+  config_class = ACAIConfig
+  logged = ('loss_ae', 'rmse', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
+
+  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
+    super().__init__(config, image_shape, nclass, seed, **kwargs)
+    self.critic = nets.critic(self.image_shape, config.scales,
+                              config.advdepth or config.depth, config.latent)
+
+  def compute_losses(self, x, seed):
+    z = self.encoder(x, training=True)
+    x_hat = self.decoder(z, training=True)
+    alpha = tf.random.stateless_uniform([tf.shape(x)[0], 1, 1, 1], seed)
+    alpha = 0.5 - tf.abs(alpha - 0.5)  # fold U(0, 1) onto [0, 0.5]
+    x_mix = self.decoder(alpha * z + (1 - alpha) * z[::-1], training=True)
+    critic_mix = self.critic(x_mix, training=True)
+    reg = self.config.reg
+    critic_real = self.critic(x_hat + reg * (x - x_hat), training=True)
+
+    loss_ae = mse(x, x_hat)
+    loss_ae_disc = tf.reduce_mean(tf.square(critic_mix))
+    loss_disc = tf.reduce_mean(tf.square(critic_mix - tf.reshape(alpha, [-1])))
+    loss_disc_real = tf.reduce_mean(tf.square(critic_real))
+    losses = {'ae': loss_ae + self.config.advweight * loss_ae_disc,
+              'critic': loss_disc + loss_disc_real}
+    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_disc': loss_disc,
+            'loss_ae_disc': loss_ae_disc, 'loss_disc_real': loss_disc_real}
+    return losses, logs, z
+
+  def variable_groups(self):
+    return {**super().variable_groups(), 'critic': self.critic.trainable_variables}
+
+  def train_flops_per_image(self):
+    # Forward E + 2D + 2C; the AE backward runs through E, 2D and critic(mix);
+    # the critic backward (weights and inputs) through both critic calls.
+    e, d, c = (nets.conv_macs(m) for m in (self.encoder, self.decoder, self.critic))
+    return 2 * (3 * e + 6 * d + 7 * c)

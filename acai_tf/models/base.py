@@ -1,0 +1,207 @@
+"""The shared autoencoder: networks, the tandem latent probe, optimizers and train_step.
+
+A model subclass overrides `compute_losses`, returning one loss per optimizer
+group ('ae' always; e.g. 'critic' for ACAI) plus the scalars to log, and, if it
+adds networks, `variable_groups`. Every group gets its own Adam; all gradients
+come from one forward pass and are computed before any update is applied, as the
+original's `tf.group` of optimizers did.
+"""
+
+import dataclasses
+import json
+import math
+
+import keras
+import tensorflow as tf
+
+from acai_tf import nets
+
+IMAGE_SIZE = 32
+
+
+def hparam(default, help):  # noqa: A002 - mirrors absl's argument name
+  """A config field whose help text becomes the training binary's flag help."""
+  return dataclasses.field(default=default, metadata={'help': help})
+
+
+@dataclasses.dataclass(frozen=True)
+class AEConfig:
+  """Hyperparameters every autoencoder shares (appendix B of the paper)."""
+  depth: int = hparam(16, 'Channels of the first conv scale; doubled at each further scale.')
+  latent: int = hparam(16, 'Channels of the latent tensor.')
+  latent_width: int = hparam(2, 'Spatial size of the latent; 32/latent_width must be a power of 2.')
+  lr: float = hparam(1e-4, 'Adam learning rate of every optimizer.')
+
+  def __post_init__(self):
+    ratio = IMAGE_SIZE // self.latent_width if self.latent_width > 0 else 0
+    if (self.latent_width <= 0 or IMAGE_SIZE % self.latent_width or ratio < 2
+        or ratio & (ratio - 1)):
+      raise ValueError(f'latent_width={self.latent_width} must divide {IMAGE_SIZE} into a '
+                       'power of two >= 2: choose one of 1, 2, 4, 8, 16.')
+    for name in ('depth', 'latent'):
+      if getattr(self, name) <= 0:
+        raise ValueError(f'{name}={getattr(self, name)} must be a positive integer.')
+    if not self.lr > 0:
+      raise ValueError(f'lr={self.lr} must be positive.')
+
+  @property
+  def scales(self):
+    return int(round(math.log2(IMAGE_SIZE // self.latent_width)))
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values):
+    return cls(**values)
+
+
+def mse(a, b):
+  return tf.reduce_mean(tf.square(a - b))
+
+
+class AutoEncoder(keras.Model):
+  """Convolutional autoencoder trained by plain reconstruction (MSE).
+
+  Subclasses change the training objective only; `encode`, `decode`,
+  `interpolate` and the probe behave the same for every model.
+  """
+  config_class = AEConfig
+  logged = ('loss_ae', 'rmse')
+
+  def __init__(self, config, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), nclass=10, seed=0,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.image_shape = tuple(image_shape)
+    shrink = 1 << config.scales
+    self.latent_shape = (image_shape[0] // shrink, image_shape[1] // shrink, config.latent)
+    self.nclass = nclass
+    self.seed = seed
+    self.encoder = nets.encoder(self.image_shape, config.scales, config.depth, config.latent)
+    self.decoder = nets.decoder(self.latent_shape, config.scales, config.depth, image_shape[-1])
+    # The probe: one dense layer on stop_gradient(latent); skipped for unlabelled data.
+    self.classifier = None
+    if nclass > 1:
+      self.classifier = keras.layers.Dense(nclass, name='classifier')
+      self.classifier.build((None, math.prod(self.probe_shape())))
+    names = self.logged + (('classify_latent',) if self.classifier else ())
+    self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+    self.group_optimizers = {}
+    self.built = True  # every sub-network is built above
+
+  # ---- what subclasses override -------------------------------------------------------
+
+  def compute_losses(self, x, seed):
+    """Losses of one training step.
+
+    Args:
+      x: image batch [B, H, W, C] in [-1, 1].
+      seed: int32 [2] stateless seed for this step and replica.
+
+    Returns:
+      (losses, logs, features): `losses` maps each optimizer group of
+      `variable_groups()` (except 'classifier') to a scalar; `logs` maps every
+      name of `self.logged` to a scalar; `features` is the latent the probe
+      reads (gradients are stopped before the probe).
+    """
+    del seed
+    z = self.encoder(x, training=True)
+    loss_ae = mse(x, self.decoder(z, training=True))
+    return {'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z
+
+  def variable_groups(self):
+    """Maps optimizer group names to the variables each one trains (disjoint)."""
+    groups = {'ae': self.encoder.trainable_variables + self.decoder.trainable_variables}
+    if self.classifier:
+      groups['classifier'] = self.classifier.trainable_variables
+    return groups
+
+  def learning_rates(self):
+    return {group: self.config.lr for group in self.variable_groups()}
+
+  def probe_shape(self):
+    """Shape (without batch) of the `features` the probe reads."""
+    return self.latent_shape
+
+  def train_flops_per_image(self):
+    """Analytic FLOPs (2 x MACs) of one training step per image: forward + 2x backward."""
+    return 2 * 3 * (nets.conv_macs(self.encoder) + nets.conv_macs(self.decoder))
+
+  # ---- inference, shared by every model and by the export ----------------------------
+
+  def encode(self, x):
+    return self.encoder(x, training=False)
+
+  def decode(self, z):
+    return self.decoder(z, training=False)
+
+  def interpolate(self, z1, z2, alpha):
+    """Latent path point: alpha = 0 gives z1, alpha = 1 gives z2. alpha is [B]."""
+    alpha = tf.reshape(alpha, [-1] + [1] * (len(z1.shape) - 1))
+    return (1 - alpha) * z1 + alpha * z2
+
+  def classify(self, x):
+    """Probe logits for images x, through the same features as in training."""
+    return self.classifier(tf.reshape(self.encode(x), [tf.shape(x)[0], -1]))
+
+  def call(self, x, training=False):
+    return self.decode(self.encode(x))
+
+  # ---- training -----------------------------------------------------------------------
+
+  def compile(self, jit_compile='auto', steps_per_execution=1):
+    """One Adam per variable group (TF1 epsilon 1e-8), built on its own variables."""
+    groups = self.variable_groups()
+    self.group_optimizers = {
+        group: keras.optimizers.Adam(lr, epsilon=1e-8, name=f'adam_{group}')
+        for group, lr in self.learning_rates().items()}
+    for group, optimizer in self.group_optimizers.items():
+      optimizer.build(groups[group])
+    # Keras' own `optimizer` is the AE one: its `iterations` is the global step.
+    super().compile(optimizer=self.group_optimizers['ae'], jit_compile=jit_compile,
+                    steps_per_execution=steps_per_execution)
+
+  @property
+  def step(self):
+    return self.optimizer.iterations
+
+  @property
+  def metrics(self):
+    return list(self.trackers.values())
+
+  def _step_seed(self):
+    context = tf.distribute.get_replica_context()
+    replica = context.replica_id_in_sync_group if context else 0
+    first = tf.cast(self.seed, tf.int64) * 1024 + tf.cast(replica, tf.int64)
+    return tf.stack([first, tf.cast(self.step, tf.int64)])
+
+  def train_step(self, data):
+    x, label = data
+    with tf.GradientTape(persistent=True) as tape:
+      losses, logs, features = self.compute_losses(x, self._step_seed())
+      if self.classifier:
+        flat = tf.reshape(tf.stop_gradient(features), [tf.shape(x)[0], -1])
+        logs['classify_latent'] = losses['classifier'] = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(label, self.classifier(flat),
+                                                         from_logits=True))
+      # Keras sums gradients over replicas, so each replica's loss is scaled down.
+      scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+      scaled = {group: loss * scale for group, loss in losses.items()}
+    groups = self.variable_groups()
+    grads = {group: tape.gradient(scaled[group], variables) for group, variables in groups.items()}
+    del tape
+    for group, variables in groups.items():
+      self.group_optimizers[group].apply(grads[group], variables)
+    for name, value in logs.items():
+      self.trackers[name].update_state(value)
+    return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+  def describe(self):
+    """Config as JSON text (what the run directory and the export record)."""
+    return json.dumps({'model': self.registry_name, **self.config.to_dict()}, sort_keys=True)
+
+
+def rmse(loss):
+  """Root mean squared error in 8-bit pixel units, as the original logged it."""
+  return tf.sqrt(loss) * 127.5

@@ -1,0 +1,85 @@
+"""Encoder, decoder and critic of appendix B, built as the original builds them.
+
+All convolutions are 'same'-padded with zero bias and an untruncated normal
+kernel of std 1/sqrt((1 + 0.2^2) * fan_in) (He init for leaky ReLU 0.2).
+"""
+
+import keras
+
+LEAK = 0.2
+
+
+def conv_init():
+  return keras.initializers.VarianceScaling(
+      scale=1 / (1 + LEAK**2), mode='fan_in', distribution='untruncated_normal')
+
+
+def conv(x, filters, kernel, activation=True):
+  x = keras.layers.Conv2D(filters, kernel, padding='same', kernel_initializer=conv_init(),
+                          bias_initializer='zeros')(x)
+  return keras.layers.LeakyReLU(LEAK)(x) if activation else x
+
+
+def encoder(image_shape, scales, depth, latent, name='encoder'):
+  """Linear 1x1 conv, `scales` x (2 conv3x3 + avg-pool), conv3x3, linear conv3x3.
+
+  Args:
+    image_shape: (height, width, colors).
+    scales: number of 2x downsamplings.
+    depth: channels at the first scale, doubled at each further scale.
+    latent: channels of the output.
+    name: model name.
+
+  Returns:
+    keras.Model mapping [B, H, W, C] to [B, H >> scales, W >> scales, latent].
+  """
+  x = inputs = keras.Input(image_shape)
+  x = conv(x, depth, 1, activation=False)
+  for i in range(scales):
+    x = conv(x, depth << i, 3)
+    x = conv(x, depth << i, 3)
+    x = keras.layers.AveragePooling2D(2)(x)
+  x = conv(x, depth << scales, 3)
+  x = conv(x, latent, 3, activation=False)
+  return keras.Model(inputs, x, name=name)
+
+
+def decoder(latent_shape, scales, depth, colors, name='decoder'):
+  """`scales` x (2 conv3x3 + nearest 2x upsample), conv3x3, linear conv3x3 to colors."""
+  x = inputs = keras.Input(latent_shape)
+  for i in reversed(range(scales)):
+    x = conv(x, depth << i, 3)
+    x = conv(x, depth << i, 3)
+    x = keras.layers.UpSampling2D(2, interpolation='nearest')(x)
+  x = conv(x, depth, 3)
+  x = conv(x, colors, 3, activation=False)
+  return keras.Model(inputs, x, name=name)
+
+
+def critic(image_shape, scales, depth, latent, name='critic'):
+  """The encoder architecture, its output averaged over H, W, C to one scalar per image."""
+  body = encoder(image_shape, scales, depth, latent, name=name + '_body')
+  x = inputs = keras.Input(image_shape)
+  x = keras.ops.mean(body(x), axis=(1, 2, 3))
+  return keras.Model(inputs, x, name=name)
+
+
+def conv_macs(model):
+  """Multiply-accumulates of one forward pass of `model` per image (convs and dense layers)."""
+  total = 0
+  for layer in _leaf_layers(model):
+    if isinstance(layer, keras.layers.Conv2D):
+      _, h, w, c_out = layer.output.shape
+      kh, kw = layer.kernel_size
+      total += h * w * kh * kw * layer.input.shape[-1] * c_out
+    elif isinstance(layer, keras.layers.Dense):
+      total += layer.kernel.shape[0] * layer.kernel.shape[1]
+  return total
+
+
+def _leaf_layers(model):
+  for layer in model.layers:
+    if isinstance(layer, keras.Model):
+      yield from _leaf_layers(layer)
+    else:
+      yield layer

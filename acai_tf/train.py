@@ -1,0 +1,83 @@
+"""Train an autoencoder: python -m acai_tf.train --model=acai --dataset=lines32
+
+Model hyperparameter flags left unset take the paper's setting for the chosen
+dataset (its run grid), then the model's default. Re-running the same command
+resumes from the last checkpoint.
+"""
+
+import dataclasses
+import sys
+
+from absl import app, flags, logging
+
+from acai_tf import training
+from acai_tf.data import DATASETS
+from acai_tf.models import MODELS
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.')
+flags.DEFINE_enum('dataset', 'lines32', list(DATASETS), 'Training data.')
+flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
+flags.DEFINE_float('total_kimg', 16384, 'Training length in thousands (1024) of images.')
+flags.DEFINE_float('report_kimg', 64, 'Evaluate, log, checkpoint and export every this many kimg.')
+flags.DEFINE_integer('batch', 64, 'Global batch size (split over replicas).')
+flags.DEFINE_integer('seed', 0, 'Seed of the data stream, initial weights and noise.')
+flags.DEFINE_enum('strategy', 'auto', list(training.STRATEGIES),
+                  'auto: MirroredStrategy if more than one GPU is visible, else default.')
+flags.DEFINE_enum('jit_compile', 'auto', ['auto', 'true', 'false'],
+                  'XLA-compile the train step; auto = Keras default (on with a GPU, off on CPU).')
+flags.DEFINE_float('checkpoint_minutes', 10, 'Also checkpoint whenever this much time passed.')
+flags.DEFINE_integer('eval_pairs', 256, 'Line pairs scored at each lines32 report (paper: 256).')
+flags.DEFINE_float('progress_seconds', 30, 'Print a progress line this often.')
+
+
+def _model_fields():
+  """Every hyperparameter field of every registered model config, by name."""
+  fields = {}
+  for cls in MODELS.values():
+    for field in dataclasses.fields(cls.config_class):
+      fields.setdefault(field.name, field)
+  return fields
+
+
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
+           bool: flags.DEFINE_bool}
+for _field in _model_fields().values():
+  _type = _field.type if isinstance(_field.type, type) else eval(_field.type)  # noqa: S307
+  _DEFINE[_type](_field.name, None, _field.metadata['help'] + f' [default {_field.default}]')
+
+
+def model_config_from_flags(model, dataset):
+  """Builds the model's config: explicit flags > the dataset's paper setting > default."""
+  config_class = MODELS[model].config_class
+  own = {f.name for f in dataclasses.fields(config_class)}
+  foreign = [name for name in _model_fields() if name not in own and FLAGS[name].present]
+  if foreign:
+    raise ValueError(f'--{", --".join(foreign)} do(es) not apply to --model={model}; '
+                     f'its hyperparameters are: {", ".join(sorted(own))}.')
+  values = {k: v for k, v in DATASETS[dataset].defaults.items() if k in own}
+  values.update({name: FLAGS[name].value for name in own if FLAGS[name].value is not None})
+  return config_class(**values)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)
+  try:
+    model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+    config = training.TrainConfig(
+        dataset=FLAGS.dataset, train_dir=FLAGS.train_dir, total_kimg=FLAGS.total_kimg,
+        report_kimg=FLAGS.report_kimg, batch=FLAGS.batch, seed=FLAGS.seed,
+        strategy=FLAGS.strategy, jit_compile=FLAGS.jit_compile,
+        checkpoint_minutes=FLAGS.checkpoint_minutes, eval_pairs=FLAGS.eval_pairs,
+        progress_seconds=FLAGS.progress_seconds)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  training.train(FLAGS.model, model_config, config, log=lambda s: print(s, flush=True))
+
+
+if __name__ == '__main__':
+  app.run(main)

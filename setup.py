@@ -1,0 +1,28 @@
+"""acai_tf: the ACAI paper's autoencoders (ICLR 2019) in TensorFlow 2 / Keras 3."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name='acai_tf',
+    version='0.1.0',
+    description='Adversarially Constrained Autoencoder Interpolation (ACAI) and the '
+                'autoencoders it was compared with, in TensorFlow 2 / Keras 3.',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['acai_tf', 'acai_tf.*', 'data_prep', 'data_prep.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'tensorflow>=2.16,<3',
+        'keras>=3.3,<4',
+        # Not pulled in by tensorflow >= 2.21, yet tf.summary needs it.
+        'tensorboard>=2.16,<3',
+        'tensorflow-datasets>=4.9,<5',
+        # tensorflow-datasets imports it but declares it for Python < 3.9 only.
+        'importlib_resources>=5',
+        'numpy>=1.26',
+        'scipy>=1.11',
+        'scikit-learn>=1.3',
+        'absl-py>=1.4',
+    ],
+    extras_require={'test': ['pytest>=8']},
+)

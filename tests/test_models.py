@@ -1,0 +1,188 @@
+"""One conformance suite over the whole model registry, plus golden checks of the losses."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acai_tf.models import MODELS, get_model_class
+from acai_tf.models.acai import ACAI, ACAIConfig
+
+ALL = sorted(MODELS)
+
+
+def make(name, **overrides):
+  cls = get_model_class(name)
+  config = cls.config_class(**{'depth': 4, 'latent': 4, 'latent_width': 4, **overrides})
+  keras.utils.set_random_seed(0)
+  return cls(config, image_shape=(32, 32, 1), nclass=10, seed=3)
+
+
+def batch(n=8, seed=0):
+  from acai_tf.lines import random_lines
+  images, labels, _ = random_lines(np.random.default_rng(seed), n)
+  return tf.constant(images), tf.constant(labels)
+
+
+def weights(variables):
+  return [np.array(v) for v in variables]
+
+
+def fit_steps(model, data, steps):
+  dataset = tf.data.Dataset.from_tensors(data).repeat()
+  return model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history
+
+
+@pytest.mark.parametrize('name', ALL)
+class TestConformance:
+
+  def test_shapes(self, name):
+    model = make(name)
+    x, _ = batch()
+    z = model.encode(x)
+    assert tuple(z.shape) == (8,) + model.latent_shape == (8, 4, 4, 4)
+    assert tuple(model.decode(z).shape) == (8, 32, 32, 1)
+    assert tuple(model(x).shape) == (8, 32, 32, 1)
+    mid = model.interpolate(z, z[::-1], tf.fill([8], 0.25))
+    np.testing.assert_allclose(mid, 0.75 * z + 0.25 * z[::-1], atol=1e-6)
+    assert tuple(model.classify(x).shape) == (8, 10)
+
+  def test_variable_groups_are_disjoint_and_complete(self, name):
+    model = make(name)
+    groups = model.variable_groups()
+    ids = [id(v) for vs in groups.values() for v in vs]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {id(v) for v in model.trainable_variables}
+    assert set(groups) == set(model.learning_rates())
+
+  def test_training_lowers_reconstruction_loss(self, name):
+    model = make(name, lr=1e-3)
+    model.compile()
+    data = batch()
+    before = {g: weights(v) for g, v in model.variable_groups().items()}
+    history = fit_steps(model, data, 1)
+    for group, variables in model.variable_groups().items():
+      changed = any(np.abs(a - b).max() > 0 for a, b in zip(before[group], weights(variables)))
+      assert changed, f'group {group} did not move'
+    first = history['loss_ae'][0]
+    last = fit_steps(model, data, 40)['loss_ae'][0]
+    assert np.isfinite(last) and last < 0.8 * first
+    assert set(history) >= set(model.logged) | {'classify_latent'}
+
+  def test_probe_never_trains_the_autoencoder(self, name):
+    x, y = batch()
+    a, b = make(name), make(name)
+    b.set_weights(a.get_weights())
+    a.compile()
+    b.compile()
+    fit_steps(a, (x, y), 3)
+    fit_steps(b, (x, (y + 3) % 10), 3)  # other labels: only the probe may differ
+    groups_a, groups_b = a.variable_groups(), b.variable_groups()
+    for group in groups_a:
+      same = all(np.array_equal(p, q) for p, q in zip(weights(groups_a[group]),
+                                                      weights(groups_b[group])))
+      assert same == (group != 'classifier'), group
+
+  def test_all_groups_step_from_one_forward_pass(self, name):
+    """Every group's update uses gradients at the pre-update weights (as tf.group did)."""
+    model = make(name, lr=0.05)
+    model.compile()
+    for optimizer in model.group_optimizers.values():
+      optimizer.epsilon = 1.0  # makes Adam's first step proportional to the gradient
+    x, y = batch()
+    seed = model._step_seed()
+    groups = model.variable_groups()
+    before = {g: weights(v) for g, v in groups.items()}
+    with tf.GradientTape(persistent=True) as tape:
+      losses, _, features = model.compute_losses(x, seed)
+      logits = model.classifier(tf.reshape(tf.stop_gradient(features), [8, -1]))
+      losses['classifier'] = tf.reduce_mean(
+          keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+    fit_steps(model, (x, y), 1)
+    b2 = 1 - 0.999
+    for group, variables in groups.items():
+      for w0, g, w1 in zip(before[group], tape.gradient(losses[group], variables),
+                           weights(variables)):
+        g = np.asarray(g)
+        expected = w0 - 0.05 * np.sqrt(b2) * g / (np.sqrt(b2) * np.abs(g) + 1.0)
+        np.testing.assert_allclose(w1, expected, rtol=1e-4, atol=1e-7, err_msg=group)
+
+  def test_config_round_trip_and_validation(self, name):
+    cls = MODELS[name].config_class
+    config = cls(depth=8)
+    assert cls.from_dict(config.to_dict()) == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+      config.depth = 3
+    for bad in ({'latent_width': 3}, {'latent_width': 32}, {'depth': 0}, {'lr': -1.0}):
+      with pytest.raises(ValueError):
+        cls(**bad)
+
+
+def test_acai_losses_golden():
+  model = make('acai')
+  x, _ = batch()
+  seed = tf.constant([11, 5], tf.int64)
+  losses, logs, z = model.compute_losses(x, seed)
+  alpha = tf.random.stateless_uniform([8, 1, 1, 1], seed).numpy()
+  alpha = 0.5 - np.abs(alpha - 0.5)
+  assert alpha.min() >= 0 and alpha.max() <= 0.5
+  z = model.encoder(x).numpy()
+  x_hat = model.decoder(z).numpy()
+  x_mix = model.decoder(alpha * z + (1 - alpha) * z[::-1]).numpy()  # partner: reversed batch
+  d_mix = model.critic(x_mix).numpy()
+  d_real = model.critic(x_hat + 0.2 * (x.numpy() - x_hat)).numpy()
+  mse = np.mean((x.numpy() - x_hat) ** 2)
+  expected = {'loss_ae': mse, 'rmse': np.sqrt(mse) * 127.5,
+              'loss_disc': np.mean((d_mix - alpha.ravel()) ** 2),
+              'loss_ae_disc': np.mean(d_mix**2), 'loss_disc_real': np.mean(d_real**2)}
+  for key, value in expected.items():
+    assert float(logs[key]) == pytest.approx(value, rel=1e-4), key
+  assert float(losses['ae']) == pytest.approx(mse + 0.5 * expected['loss_ae_disc'], rel=1e-4)
+  assert float(losses['critic']) == pytest.approx(
+      expected['loss_disc'] + expected['loss_disc_real'], rel=1e-4)
+
+
+def test_acai_critic_width_defaults_to_depth():
+  wide = ACAI(ACAIConfig(depth=4, latent=4, latent_width=4, advdepth=8))
+  same = ACAI(ACAIConfig(depth=4, latent=4, latent_width=4))
+  assert wide.critic.count_params() > same.critic.count_params()
+  assert same.critic.count_params() == same.encoder.count_params()
+
+
+def _trainable(strategy, init, data, steps):
+  with strategy.scope():
+    model = make('baseline')
+    model.compile()
+    model.set_weights(init)
+  dataset = tf.data.Dataset.from_tensor_slices(data).batch(8).repeat()
+  model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+  return weights(model.trainable_variables)
+
+
+@pytest.fixture(scope='module')
+def mirrored():
+  """One strategy per process: separate MirroredStrategy objects share collective keys."""
+  cpus = [d.name for d in tf.config.list_logical_devices('CPU')]
+  assert len(cpus) >= 2, 'conftest should have made two logical CPUs'
+  return tf.distribute.MirroredStrategy(cpus[:2])
+
+
+def test_mirrored_strategy_matches_single_device(mirrored):
+  data = batch(32, seed=4)
+  init = make('baseline').get_weights()
+  single = _trainable(tf.distribute.get_strategy(), init, data, 4)
+  on_two = _trainable(mirrored, init, data, 4)
+  moved = max(np.abs(a - b).max() for a, b in zip(single, init))
+  assert moved > 1e-4
+  for a, b in zip(single, on_two):
+    np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_acai_trains_under_mirrored_strategy(mirrored):
+  with mirrored.scope():
+    model = make('acai')
+    model.compile()
+  history = fit_steps(model, batch(), 2)
+  assert all(np.isfinite(v[0]) for v in history.values())

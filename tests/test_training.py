@@ -1,0 +1,169 @@
+"""Runs from the command line: outputs, errors, resume after SIGKILL, and the export."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from acai_tf import training
+from acai_tf.models.acai import ACAIConfig
+from acai_tf.models.base import AEConfig
+from conftest import REPO, run_module
+
+
+def only_run_dir(train_dir):
+  (path,) = glob.glob(os.path.join(str(train_dir), 'lines32', '*'))
+  return path
+
+
+def test_segments_split_at_report_boundaries():
+  assert training._segments(0, 64, 16) == [(4, 16)]
+  assert training._segments(5, 64, 16) == [(1, 11), (3, 16)]
+  assert training._segments(5, 60, 16) == [(1, 11), (2, 16), (1, 12)]
+  assert training._segments(64, 64, 16) == []
+
+
+def test_run_name_and_config_checks(tmp_path):
+  assert training.run_name('acai', ACAIConfig(), 64) == (
+      'acai_advdepth0_advweight0.5_batch64_depth16_latent16_latent_width2_lr0.0001_reg0.2')
+  with pytest.raises(ValueError, match='batch'):
+    training.TrainConfig(batch=1)
+  with pytest.raises(ValueError, match='strategy'):
+    training.TrainConfig(strategy='tpu')
+  config = training.TrainConfig(train_dir=str(tmp_path))
+  run = training.Run('baseline', AEConfig(), config)
+  os.makedirs(run.dir)
+  with open(os.path.join(run.dir, training.CONFIG_FILE), 'w') as f:
+    json.dump({**run.record, 'model_config': AEConfig(depth=8).to_dict()}, f)
+  with pytest.raises(ValueError, match='other settings'):
+    run.check_config()
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--model=nope'], 'nope'),
+    (['--dataset=mnist99'], 'mnist99'),
+    (['--latent_width=3'], 'latent_width=3 must divide 32'),
+    (['--model=baseline', '--reg=0.3'], '--reg do(es) not apply to --model=baseline'),
+    (['--total_kimg=0'], 'total_kimg and report_kimg must be positive'),
+])
+def test_cli_rejects_bad_input(tmp_path, args, message):
+  result = run_module('acai_tf.train', f'--train_dir={tmp_path}', *args)
+  assert result.returncode != 0
+  assert message in result.stderr
+  if 'nope' in args[0]:
+    assert 'acai' in result.stderr and 'baseline' in result.stderr  # lists the choices
+  assert not os.listdir(tmp_path)
+
+
+def test_help_lists_model_flags():
+  result = run_module('acai_tf.train', '--helpshort')
+  for flag in ('--model', '--dataset', '--advweight', '--reg', '--latent_width', '--total_kimg'):
+    assert flag in result.stdout
+
+
+LOAD_WITHOUT_PACKAGE = textwrap.dedent('''
+    import importlib.abc, json, sys
+    class NoAcaiTf(importlib.abc.MetaPathFinder):
+      def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'acai_tf':
+          raise ImportError('acai_tf must not be needed to load an export')
+    sys.meta_path.insert(0, NoAcaiTf())
+    import numpy as np
+    import tensorflow as tf
+    obj = tf.saved_model.load(sys.argv[1])
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype(np.float32)
+    z = obj.encode(x)
+    y = obj.decode(z)
+    mid = obj.interpolate(z, z[::-1], tf.constant([0.0, 0.5, 1.0]))
+    signature = obj.signatures['encode'](x=tf.constant(x))['latent']
+    np.testing.assert_allclose(obj.reconstruct(x), y, atol=1e-5)
+    np.testing.assert_allclose(signature, z, atol=1e-6)
+    np.testing.assert_allclose(mid[0], z[0], atol=1e-6)
+    np.testing.assert_allclose(mid[2], z[0], atol=1e-6)
+    big = obj.encode(np.zeros((17, 32, 32, 1), np.float32))  # any batch size
+    print(json.dumps({'z': list(z.shape), 'y': list(y.shape), 'big': list(big.shape),
+                      'y_min': float(tf.reduce_min(y)), 'y_max': float(tf.reduce_max(y)),
+                      'acai_tf_loaded': any(m.startswith('acai_tf') for m in sys.modules)}))
+''')
+
+
+def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
+  result = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'starting at step 0' in result.stdout and '[report]' in result.stdout
+  run_dir = only_run_dir(tmp_path)
+  reports = training.read_metrics(run_dir)
+  assert [r['step'] for r in reports] == [16, 32]
+  for key in ('loss_ae', 'loss_disc', 'loss_ae_disc', 'loss_disc_real', 'rmse',
+              'classify_latent', 'latent_accuracy', 'mean_distance', 'mean_smoothness', 'img_s'):
+    assert key in reports[-1], key
+  assert 0 <= reports[-1]['latent_accuracy'] <= 100 and reports[-1]['mean_distance'] > 0
+  with open(os.path.join(run_dir, 'config.json')) as f:
+    saved = json.load(f)
+  assert saved['model'] == 'acai' and saved['model_config']['depth'] == 4
+
+  tags = set()
+  import tensorflow as tf
+  for path in glob.glob(os.path.join(run_dir, 'tensorboard', 'events.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  assert {'reconstruction', 'lerp', 'slerp', 'samples', 'mean_distance', 'mean_smoothness',
+          'latent_accuracy', 'loss_disc', 'img_s'} <= tags
+
+  export_dir = os.path.join(run_dir, 'export')
+  assert os.path.islink(export_dir) and os.path.isfile(os.path.join(export_dir, 'saved_model.pb'))
+  with open(os.path.join(export_dir, 'acai_tf.json')) as f:
+    meta = json.load(f)
+  assert meta['step'] == 32 and meta['latent_shape'] == [2, 2, 4]
+  loaded = subprocess.run([sys.executable, '-c', LOAD_WITHOUT_PACKAGE, export_dir],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+  assert loaded.returncode == 0, loaded.stderr[-3000:]
+  shapes = json.loads(loaded.stdout.strip().splitlines()[-1])
+  assert shapes['z'] == [3, 2, 2, 4] and shapes['y'] == [3, 32, 32, 1] and shapes['big'][0] == 17
+  assert not shapes['acai_tf_loaded']
+
+  again = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
+  assert again.returncode == 0 and 'nothing to do' in again.stdout
+  assert len(training.read_metrics(run_dir)) == 2
+
+
+def test_resume_after_sigkill(tmp_path, tiny_train_args):
+  args = [a for a in tiny_train_args if not a.startswith('--total_kimg')]
+  args += ['--total_kimg=1.5', '--checkpoint_minutes=0.005']  # 192 steps; save every 0.3 s
+  env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'}
+  proc = subprocess.Popen([sys.executable, '-m', 'acai_tf.train', '--model=baseline', *args],
+                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 300
+  run_dir = None
+  while time.time() < deadline:
+    found = glob.glob(os.path.join(str(tmp_path), 'lines32', '*', 'metrics.jsonl'))
+    if found and training.read_metrics(os.path.dirname(found[0])):
+      run_dir = os.path.dirname(found[0])
+      time.sleep(1.0)  # land somewhere after the first report
+      break
+    time.sleep(0.2)
+  assert run_dir, 'the run never reported'
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+  import tensorflow as tf
+  checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+  saved_step = int(checkpoint.rsplit('-', 1)[1])
+  assert 16 <= saved_step < 192
+  if os.path.lexists(os.path.join(run_dir, 'export')):  # published exports are complete
+    assert os.path.isfile(os.path.join(run_dir, 'export', 'saved_model.pb'))
+    assert os.path.isfile(os.path.join(run_dir, 'export', 'acai_tf.json'))
+
+  result = run_module('acai_tf.train', '--model=baseline', *args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'resuming at step {saved_step}' in result.stdout
+  steps = [r['step'] for r in training.read_metrics(run_dir)]
+  assert steps == list(range(16, 193, 16))  # every report once, none lost or repeated
+  assert np.isfinite(training.read_metrics(run_dir)[-1]['loss_ae'])
