@@ -33,19 +33,29 @@ flags.DEFINE_float('progress_seconds', 30, 'Print a progress line this often.')
 
 
 def _model_fields():
-  """Every hyperparameter field of every registered model config, by name."""
+  """Every hyperparameter of every registered model: name -> (field, {model: default})."""
   fields = {}
-  for cls in MODELS.values():
+  for name, cls in MODELS.items():
     for field in dataclasses.fields(cls.config_class):
-      fields.setdefault(field.name, field)
+      fields.setdefault(field.name, (field, {}))[1][name] = field.default
   return fields
+
+
+def _help(field, defaults):
+  values = set(defaults.values())
+  if len(defaults) == len(MODELS) and len(values) == 1:
+    return f'{field.metadata["help"]} [default {field.default}]'
+  if len(values) == 1:
+    return f'{field.metadata["help"]} [{", ".join(defaults)}; default {field.default}]'
+  return f'{field.metadata["help"]} [defaults: ' + ', '.join(
+      f'{m} {v}' for m, v in defaults.items()) + ']'
 
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
            bool: flags.DEFINE_bool}
-for _field in _model_fields().values():
+for _field, _defaults in _model_fields().values():
   _type = _field.type if isinstance(_field.type, type) else eval(_field.type)  # noqa: S307
-  _DEFINE[_type](_field.name, None, _field.metadata['help'] + f' [default {_field.default}]')
+  _DEFINE[_type](_field.name, None, _help(_field, _defaults))
 
 
 def model_config_from_flags(model, dataset):
@@ -57,6 +67,7 @@ def model_config_from_flags(model, dataset):
     raise ValueError(f'--{", --".join(foreign)} do(es) not apply to --model={model}; '
                      f'its hyperparameters are: {", ".join(sorted(own))}.')
   values = {k: v for k, v in DATASETS[dataset].defaults.items() if k in own}
+  values.update(getattr(MODELS[model], 'dataset_defaults', {}).get(dataset, {}))
   values.update({name: FLAGS[name].value for name in own if FLAGS[name].value is not None})
   return config_class(**values)
 

@@ -176,10 +176,9 @@ class Run:
 class Reporter(keras.callbacks.Callback):
   """At every epoch end (= every report): evaluate, log, checkpoint, export."""
 
-  def __init__(self, run, log):
+  def __init__(self, run, every, total, log):
     super().__init__()
-    self.run = run
-    self.log = log
+    self.run, self.every, self.total, self.log = run, every, total, log
     self.writer = tf.summary.create_file_writer(os.path.join(run.dir, 'tensorboard'))
     self.evaluator = Evaluator(run.model, run.dataset, run.config)
     self.last = (time.perf_counter(), int(run.model.step))
@@ -187,6 +186,8 @@ class Reporter(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     run, model = self.run, self.run.model
     step = int(model.step)
+    if step % self.every and step != self.total:
+      return  # an epoch cut at a phase boundary, not a report
     now = time.perf_counter()
     img_s = (step - self.last[1]) * run.config.batch / max(now - self.last[0], 1e-9)
     scalars = {k: float(v) for k, v in (logs or {}).items()}
@@ -286,11 +287,15 @@ class Evaluator:
                                   self.dataset.eval_pool(), self.model.latent_shape, rng)
 
 
-def _segments(step, total, every):
-  """Splits [step, total) at multiples of `every`: [(epochs, steps_per_epoch), ...]."""
+def _segments(step, total, every, boundaries=()):
+  """Splits [step, total) at multiples of `every` and at `boundaries`.
+
+  Returns:
+    [(epochs, steps_per_epoch), ...]: runs of equal epochs, one `fit` call each.
+  """
   segments = []
   while step < total:
-    end = min((step // every + 1) * every, total)
+    end = min([(step // every + 1) * every, total] + [b for b in boundaries if b > step])
     if end - step == every and segments and segments[-1][1] == every:
       segments[-1] = (segments[-1][0] + 1, every)
     else:
@@ -306,7 +311,7 @@ def describe(run, model, log):
   width = max(len(k) for k, _ in rows)
   for key, value in rows:
     log(f'  {key:<{width}}  {value}')
-  for net in [model.encoder, model.decoder, *getattr(model, 'extra_networks', lambda: [])()]:
+  for net in [model.encoder, model.decoder, *model.extra_networks()]:
     log(f'  {net.name:<{width}}  {net.count_params():,} parameters')
 
 
@@ -340,8 +345,9 @@ def train(model_name, model_config, config, strategy=None, log=print):
   log(('resuming at' if step else 'starting at') + f' step {step} (kimg {config.kimg(step):.1f});'
       f' training to step {total} (kimg {config.kimg(total):.1f}), reporting every {every} steps')
   callbacks = [PeriodicCheckpoint(run, config.checkpoint_minutes),
-               Progress(run, total, config.progress_seconds, log), Reporter(run, log)]
-  for epochs, steps in _segments(step, total, every):
+               Progress(run, total, config.progress_seconds, log), Reporter(run, every, total, log)]
+  for epochs, steps in _segments(step, total, every, model.phase_boundaries(config.batch)):
+    model.enter_phase(int(model.step), config.batch)
     data = run.dataset.train(config.batch, config.seed, start_step=int(model.step))
     model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0,
               shuffle=False)

@@ -1,12 +1,24 @@
 """The model registry: `--model` name -> AutoEncoder subclass."""
 
+from acai_tf.models.aae import AAE
 from acai_tf.models.acai import ACAI
-from acai_tf.models.base import AEConfig, AutoEncoder
+from acai_tf.models.advai import AdvAI
+from acai_tf.models.base import AEConfig, AutoEncoder, Step
 from acai_tf.models.baseline import Baseline
+from acai_tf.models.denoising import Denoising
+from acai_tf.models.dropout import Dropout
+from acai_tf.models.vae import VAE
+from acai_tf.models.vqvae import VQVAE
 
 MODELS = {
     'baseline': Baseline,
+    'dropout': Dropout,
+    'denoising': Denoising,
+    'vae': VAE,
+    'aae': AAE,
+    'vqvae': VQVAE,
     'acai': ACAI,
+    'advai': AdvAI,  # extension: Li et al., ICME 2021
 }
 
 for _name, _cls in MODELS.items():

@@ -17,7 +17,7 @@ import dataclasses
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,10 +61,13 @@ class ACAI(AutoEncoder):
               'critic': loss_disc + loss_disc_real}
     logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_disc': loss_disc,
             'loss_ae_disc': loss_ae_disc, 'loss_disc_real': loss_disc_real}
-    return losses, logs, z
+    return Step(losses, logs, z)
 
   def variable_groups(self):
     return {**super().variable_groups(), 'critic': self.critic.trainable_variables}
+
+  def extra_networks(self):
+    return [self.critic]
 
   def train_flops_per_image(self):
     # Forward E + 2D + 2C; the AE backward runs through E, 2D and critic(mix);

@@ -60,6 +60,24 @@ def mse(a, b):
   return tf.reduce_mean(tf.square(a - b))
 
 
+@dataclasses.dataclass
+class Step:
+  """What `compute_losses` returns for one training step.
+
+  Attributes:
+    losses: optimizer group name -> scalar loss ('ae' always; 'classifier' is
+      added by the base).
+    logs: every name of the model's `logged` -> scalar.
+    features: the latent the probe reads (its gradient is stopped).
+    updates: (variable, new value) pairs of non-gradient state (e.g. EMA),
+      assigned after the optimizers step.
+  """
+  losses: dict
+  logs: dict
+  features: tf.Tensor
+  updates: tuple = ()
+
+
 class AutoEncoder(keras.Model):
   """Convolutional autoencoder trained by plain reconstruction (MSE).
 
@@ -88,6 +106,8 @@ class AutoEncoder(keras.Model):
     names = self.logged + (('classify_latent',) if self.classifier else ())
     self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
     self.group_optimizers = {}
+    self.step = self.add_weight(shape=(), dtype='int64', initializer='zeros', trainable=False,
+                                aggregation='only_first_replica', name='step')
     self.built = True  # every sub-network is built above
 
   # ---- what subclasses override -------------------------------------------------------
@@ -100,15 +120,12 @@ class AutoEncoder(keras.Model):
       seed: int32 [2] stateless seed for this step and replica.
 
     Returns:
-      (losses, logs, features): `losses` maps each optimizer group of
-      `variable_groups()` (except 'classifier') to a scalar; `logs` maps every
-      name of `self.logged` to a scalar; `features` is the latent the probe
-      reads (gradients are stopped before the probe).
+      A `Step`. It has no side effects: state updates are returned, not made.
     """
     del seed
     z = self.encoder(x, training=True)
     loss_ae = mse(x, self.decoder(z, training=True))
-    return {'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z
+    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z)
 
   def variable_groups(self):
     """Maps optimizer group names to the variables each one trains (disjoint)."""
@@ -123,6 +140,19 @@ class AutoEncoder(keras.Model):
   def probe_shape(self):
     """Shape (without batch) of the `features` the probe reads."""
     return self.latent_shape
+
+  def extra_networks(self):
+    """Networks besides the encoder and decoder (listed in the start-up table)."""
+    return []
+
+  def phase_boundaries(self, batch):
+    """Steps at which the training objective changes; the loop re-traces there."""
+    del batch
+    return ()
+
+  def enter_phase(self, step, batch):
+    """Called before training resumes at `step` (see `phase_boundaries`)."""
+    del step, batch
 
   def train_flops_per_image(self):
     """Analytic FLOPs (2 x MACs) of one training step per image: forward + 2x backward."""
@@ -141,9 +171,13 @@ class AutoEncoder(keras.Model):
     alpha = tf.reshape(alpha, [-1] + [1] * (len(z1.shape) - 1))
     return (1 - alpha) * z1 + alpha * z2
 
+  def probe_features(self, x):
+    """The latent the probe reads at test time (the same tensor as in training)."""
+    return self.encode(x)
+
   def classify(self, x):
-    """Probe logits for images x, through the same features as in training."""
-    return self.classifier(tf.reshape(self.encode(x), [tf.shape(x)[0], -1]))
+    """Probe logits for images x."""
+    return self.classifier(tf.reshape(self.probe_features(x), [tf.shape(x)[0], -1]))
 
   def call(self, x, training=False):
     return self.decode(self.encode(x))
@@ -158,13 +192,9 @@ class AutoEncoder(keras.Model):
         for group, lr in self.learning_rates().items()}
     for group, optimizer in self.group_optimizers.items():
       optimizer.build(groups[group])
-    # Keras' own `optimizer` is the AE one: its `iterations` is the global step.
+    # Keras' own `optimizer` is the AE one (it also drives Keras' learning-rate logs).
     super().compile(optimizer=self.group_optimizers['ae'], jit_compile=jit_compile,
                     steps_per_execution=steps_per_execution)
-
-  @property
-  def step(self):
-    return self.optimizer.iterations
 
   @property
   def metrics(self):
@@ -179,23 +209,28 @@ class AutoEncoder(keras.Model):
   def train_step(self, data):
     x, label = data
     with tf.GradientTape(persistent=True) as tape:
-      losses, logs, features = self.compute_losses(x, self._step_seed())
+      step = self.compute_losses(x, self._step_seed())
+      losses, logs = dict(step.losses), dict(step.logs)
       if self.classifier:
-        flat = tf.reshape(tf.stop_gradient(features), [tf.shape(x)[0], -1])
+        flat = tf.reshape(tf.stop_gradient(step.features), [tf.shape(x)[0], -1])
         logs['classify_latent'] = losses['classifier'] = tf.reduce_mean(
             keras.losses.sparse_categorical_crossentropy(label, self.classifier(flat),
                                                          from_logits=True))
       # Keras sums gradients over replicas, so each replica's loss is scaled down.
       scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
       scaled = {group: loss * scale for group, loss in losses.items()}
-    groups = self.variable_groups()
+    # Groups without a loss in this step (e.g. a frozen module) are left alone.
+    groups = {g: v for g, v in self.variable_groups().items() if g in losses}
     grads = {group: tape.gradient(scaled[group], variables) for group, variables in groups.items()}
     del tape
     for group, variables in groups.items():
       self.group_optimizers[group].apply(grads[group], variables)
+    for variable, value in step.updates:
+      variable.assign(value)
+    self.step.assign_add(1)
     for name, value in logs.items():
       self.trackers[name].update_state(value)
-    return {name: tracker.result() for name, tracker in self.trackers.items()}
+    return {name: self.trackers[name].result() for name in logs}  # this phase's scalars
 
   def describe(self):
     """Config as JSON text (what the run directory and the export record)."""

@@ -1,0 +1,36 @@
+"""Denoising autoencoder: reconstruct the clean image from a noisy one.
+
+Berthelot et al., ICLR 2019, section 4 and appendix B
+(https://arxiv.org/abs/1807.07543). Gaussian noise of std `noise` is added in
+[-1, 1] pixel space, unclipped; the probe reads the clean image's latent.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from acai_tf import nets
+from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoisingConfig(AEConfig):
+  noise: float = hparam(1.0, 'Std of the Gaussian pixel noise, in [-1, 1] units (unclipped).')
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.noise < 0:
+      raise ValueError(f'noise={self.noise} must be >= 0.')
+
+
+class Denoising(AutoEncoder):
+  config_class = DenoisingConfig
+
+  def compute_losses(self, x, seed):
+    noisy = x + self.config.noise * tf.random.stateless_normal(tf.shape(x), seed)
+    loss_ae = mse(x, self.decoder(self.encoder(noisy, training=True), training=True))
+    clean = self.encoder(x, training=False)  # what encode() returns; only the probe reads it
+    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, clean)
+
+  def train_flops_per_image(self):
+    return super().train_flops_per_image() + 2 * nets.conv_macs(self.encoder)

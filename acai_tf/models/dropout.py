@@ -1,0 +1,35 @@
+"""Dropout autoencoder: dropout on the latent code during training.
+
+Berthelot et al., ICLR 2019, section 4 and appendix B
+(https://arxiv.org/abs/1807.07543). The flattened latent is dropped out
+(survivors scaled by 1/keep) before decoding; encode, reconstructions and the
+probe use the clean latent.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+
+
+@dataclasses.dataclass(frozen=True)
+class DropoutConfig(AEConfig):
+  dropout: float = hparam(0.5, 'KEEP probability of each latent unit (the original flag\'s '
+                          'meaning; 0.5 keeps half). Must lie in (0, 1].')
+
+  def __post_init__(self):
+    super().__post_init__()
+    if not 0 < self.dropout <= 1:
+      raise ValueError(f'dropout={self.dropout} is a keep probability and must lie in (0, 1].')
+
+
+class Dropout(AutoEncoder):
+  config_class = DropoutConfig
+
+  def compute_losses(self, x, seed):
+    z = self.encoder(x, training=True)
+    flat = tf.reshape(z, [tf.shape(z)[0], -1])
+    dropped = tf.nn.experimental.stateless_dropout(flat, rate=1 - self.config.dropout, seed=seed)
+    loss_ae = mse(x, self.decoder(tf.reshape(dropped, tf.shape(z)), training=True))
+    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z)

@@ -1,0 +1,89 @@
+"""Variational autoencoder with a Bernoulli likelihood on (x + 1) / 2.
+
+Kingma & Welling, "Auto-Encoding Variational Bayes" (https://arxiv.org/abs/1312.6114),
+as configured in Berthelot et al., ICLR 2019, appendix B. The conv encoder's
+output (d_z values) feeds two linear dense layers d_z -> d_z giving mu and
+log sigma^2; a reparameterised sample, reshaped to the latent shape, is
+decoded to logits. Loss = -(LL - beta * KL), both summed per example and
+averaged over the batch.
+
+`encode` returns mu, the deterministic encoding, which the export, the line
+metrics and the image grids use. (The original returned a sampled z, so its
+grids and evaluations were stochastic; `encode_sample` gives that one.) The
+probe reads the conv output before the dense layers, as in the original.
+"""
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+
+from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig(AEConfig):
+  beta: float = hparam(1.0, 'Weight of the KL term (vae) / of the commitment loss (vqvae).')
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.beta < 0:
+      raise ValueError(f'beta={self.beta} must be >= 0.')
+
+
+class VAE(AutoEncoder):
+  config_class = VAEConfig
+  logged = ('loss_ae', 'rmse', 'loss_kl', 'loss_ll', 'elbo')
+
+  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
+    super().__init__(config, image_shape, nclass, seed, **kwargs)
+    size = math.prod(self.latent_shape)
+    self.mu = keras.layers.Dense(size, name='mu')
+    self.log_var = keras.layers.Dense(size, name='log_var')
+    self.mu.build((None, size))
+    self.log_var.build((None, size))
+
+  def _moments(self, x, training):
+    conv = self.encoder(x, training=training)
+    flat = tf.reshape(conv, [tf.shape(x)[0], -1])
+    return conv, self.mu(flat), self.log_var(flat)
+
+  def _latent(self, flat):
+    return tf.reshape(flat, (-1,) + self.latent_shape)
+
+  def compute_losses(self, x, seed):
+    conv, mu, log_var = self._moments(x, training=True)
+    z = mu + tf.exp(0.5 * log_var) * tf.random.stateless_normal(tf.shape(mu), seed)
+    logits = self.decoder(self._latent(z), training=True)
+    batch = tf.cast(tf.shape(x)[0], tf.float32)
+    loss_ll = -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits((x + 1) / 2, logits)) / batch
+    loss_kl = 0.5 * tf.reduce_sum(-log_var - 1 + tf.exp(log_var) + tf.square(mu)) / batch
+    elbo = loss_ll - self.config.beta * loss_kl
+    loss_ae = mse(x, 2 * tf.sigmoid(logits) - 1)
+    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_kl': loss_kl, 'loss_ll': loss_ll,
+            'elbo': elbo}
+    return Step({'ae': -elbo}, logs, conv)
+
+  def variable_groups(self):
+    groups = super().variable_groups()
+    groups['ae'] = groups['ae'] + self.mu.trainable_variables + self.log_var.trainable_variables
+    return groups
+
+  def encode(self, x):
+    return self._latent(self._moments(x, training=False)[1])
+
+  def encode_sample(self, x, seed):
+    _, mu, log_var = self._moments(x, training=False)
+    return self._latent(mu + tf.exp(0.5 * log_var) * tf.random.stateless_normal(tf.shape(mu),
+                                                                                 seed))
+
+  def decode(self, z):
+    return 2 * tf.sigmoid(self.decoder(z, training=False)) - 1
+
+  def probe_features(self, x):
+    return self.encoder(x, training=False)
+
+  def train_flops_per_image(self):
+    # two d_z x d_z dense layers, forward and backward
+    return super().train_flops_per_image() + 2 * 3 * 2 * math.prod(self.latent_shape) ** 2

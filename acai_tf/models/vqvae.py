@@ -1,0 +1,154 @@
+"""VQ-VAE with the original's discrete bottleneck.
+
+van den Oord et al., "Neural Discrete Representation Learning"
+(https://arxiv.org/abs/1711.00937), in the non-textbook form the ACAI code used
+(Berthelot et al., ICLR 2019, appendix B):
+
+- the continuous latent (d_z values, flattened) goes through a dense layer to
+  `num_latents` vectors of size d_z;
+- each vector is replaced by its nearest entry of one codebook of
+  2^`z_log_size` entries (straight-through gradient);
+- the quantised vectors, concatenated, pass through relu -> dense 512 -> relu
+  -> dense d_z, are reshaped to the latent shape and decoded;
+- the codebook follows exponential moving averages of the counts and sums of
+  the vectors assigned to each entry (decay 0.999, Laplace smoothing eps 1e-5);
+  the loss adds `beta` x the commitment term mean((e - sg(q))^2).
+
+`encode` returns the continuous latent; `decode` quantises, so interpolations
+mix continuous latents and then quantise, as in the original. The probe reads
+the output of the post-quantisation MLP. Distances are computed as
+|e|^2 + |c|^2 - 2 e.c with one matrix product ([B * num_latents, codebook]
+floats, 42 MB at batch 64), never as a [B, num_latents, codebook, d_z] tensor.
+The EMA state lives in non-trainable variables; under MirroredStrategy the
+per-replica counts and sums are all-reduced first, so every replica assigns
+the same values.
+"""
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+
+from acai_tf import nets
+from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+
+
+@dataclasses.dataclass(frozen=True)
+class VQVAEConfig(AEConfig):
+  beta: float = hparam(10.0, 'Weight of the KL term (vae) / of the commitment loss (vqvae).')
+  z_log_size: int = hparam(14, 'log2 of the number of codebook entries.')
+  num_latents: int = hparam(10, 'Codebook vectors per image.')
+  decay: float = hparam(0.999, 'EMA decay of the codebook statistics.')
+  epsilon: float = hparam(1e-5, 'Laplace smoothing of the EMA counts.')
+  hidden: int = hparam(512, 'Width of the MLP after quantisation.')
+
+  def __post_init__(self):
+    super().__post_init__()
+    if not 0 < self.decay < 1:
+      raise ValueError(f'decay={self.decay} must lie in (0, 1).')
+    if min(self.z_log_size, self.num_latents, self.hidden) < 1 or self.z_log_size > 20:
+      raise ValueError('z_log_size must lie in [1, 20]; num_latents and hidden must be >= 1.')
+    if self.beta < 0 or self.epsilon <= 0:
+      raise ValueError('beta must be >= 0 and epsilon > 0.')
+
+
+def nearest(vectors, codebook):
+  """Index of the nearest codebook row (squared L2) of each vector: [N, d], [K, d] -> [N]."""
+  distance = (tf.reduce_sum(tf.square(vectors), 1, keepdims=True)
+              - 2 * tf.matmul(vectors, codebook, transpose_b=True)
+              + tf.reduce_sum(tf.square(codebook), 1)[None])
+  return tf.argmin(distance, axis=1, output_type=tf.int32)
+
+
+def ema_update(count, sums_ema, assigned_count, assigned_sum, decay, epsilon):
+  """New (count, sums, codebook) after one batch's assignment statistics.
+
+  Args:
+    count: [K] EMA of the number of vectors assigned to each entry.
+    sums_ema: [K, d] EMA of the sum of the vectors assigned to each entry.
+    assigned_count, assigned_sum: this batch's [K] counts and [K, d] sums.
+    decay: EMA decay.
+    epsilon: Laplace smoothing.
+
+  Returns:
+    (count, sums, codebook) with codebook = sums / smoothed count.
+  """
+  count = decay * count + (1 - decay) * assigned_count
+  sums_ema = decay * sums_ema + (1 - decay) * assigned_sum
+  n = tf.reduce_sum(count)
+  size = tf.cast(tf.shape(count)[0], count.dtype)
+  smoothed = (count + epsilon) / (n + size * epsilon) * n
+  return count, sums_ema, sums_ema / smoothed[:, None]
+
+
+class VQVAE(AutoEncoder):
+  config_class = VQVAEConfig
+  logged = ('loss_ae', 'rmse', 'vqvae_loss')
+  dataset_defaults = {'lines32': {'latent_width': 4}}  # runs/vqvae.sh used 4x4x16 on lines
+
+  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
+    super().__init__(config, image_shape, nclass, seed, **kwargs)
+    size, entries = math.prod(self.latent_shape), 1 << config.z_log_size
+    self.to_codes = keras.layers.Dense(size * config.num_latents, name='vq_codes')
+    self.to_codes.build((None, size))
+    self.hidden = keras.layers.Dense(config.hidden, activation='relu', name='vq_hidden')
+    self.hidden.build((None, size * config.num_latents))
+    self.to_latent = keras.layers.Dense(size, name='vq_latent')
+    self.to_latent.build((None, config.hidden))
+    limit = math.sqrt(3 / entries)  # TF1 uniform_unit_scaling of the [1, 1, K, d] codebook
+    state = dict(trainable=False, aggregation='only_first_replica')
+    self.codebook = self.add_weight(shape=(entries, size), name='codebook', **state,
+                                    initializer=keras.initializers.RandomUniform(-limit, limit))
+    self.ema_count = self.add_weight(shape=(entries,), initializer='zeros', name='ema_count',
+                                     **state)
+    self.ema_sums = self.add_weight(shape=(entries, size), initializer='zeros', name='ema_sums',
+                                    **state)
+    self.ema_sums.assign(self.codebook)
+
+  def bottleneck(self, z):
+    """Continuous latent -> (decoder input, pre-quantisation vectors, codes, indices)."""
+    size = math.prod(self.latent_shape)
+    vectors = tf.reshape(self.to_codes(tf.reshape(z, [-1, size])), [-1, size])
+    index = nearest(vectors, self.codebook)
+    codes = tf.gather(self.codebook, index)
+    straight = vectors + tf.stop_gradient(codes - vectors)
+    flat = tf.reshape(tf.nn.relu(straight), [-1, size * self.config.num_latents])
+    out = self.to_latent(self.hidden(flat))
+    return tf.reshape(out, (-1,) + self.latent_shape), vectors, codes, index
+
+  def compute_losses(self, x, seed):
+    del seed
+    h, vectors, codes, index = self.bottleneck(self.encoder(x, training=True))
+    loss_ae = mse(x, self.decoder(h, training=True))
+    vq_loss = self.config.beta * mse(vectors, tf.stop_gradient(codes))
+    entries = self.codebook.shape[0]
+    assigned_count = tf.math.unsorted_segment_sum(tf.ones_like(index, tf.float32), index, entries)
+    assigned_sum = tf.math.unsorted_segment_sum(tf.stop_gradient(vectors), index, entries)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+      assigned_count, assigned_sum = context.all_reduce('sum', [assigned_count, assigned_sum])
+    new = ema_update(self.ema_count, self.ema_sums, assigned_count, assigned_sum,
+                     self.config.decay, self.config.epsilon)
+    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'vqvae_loss': vq_loss}
+    updates = tuple(zip((self.ema_count, self.ema_sums, self.codebook), new))
+    return Step({'ae': loss_ae + vq_loss}, logs, h, updates)
+
+  def variable_groups(self):
+    groups = super().variable_groups()
+    groups['ae'] = groups['ae'] + [v for layer in (self.to_codes, self.hidden, self.to_latent)
+                                   for v in layer.trainable_variables]
+    return groups
+
+  def decode(self, z):
+    return self.decoder(self.bottleneck(z)[0], training=False)
+
+  def probe_features(self, x):
+    return self.bottleneck(self.encode(x))[0]
+
+  def train_flops_per_image(self):
+    size, c = math.prod(self.latent_shape), self.config
+    dense = size * size * c.num_latents + size * c.num_latents * c.hidden + c.hidden * size
+    search = c.num_latents * (1 << c.z_log_size) * size  # forward only
+    return (2 * 3 * (nets.conv_macs(self.encoder) + nets.conv_macs(self.decoder) + dense)
+            + 2 * search)

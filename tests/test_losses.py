@@ -1,0 +1,125 @@
+"""Golden values of each model's losses and state updates on fixed tensors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acai_tf.models import advai, vqvae
+from test_models import batch, fit_steps, make, weights
+
+
+def test_vae_kl_and_likelihood_golden():
+  model = make('vae')
+  x, _ = batch(4)
+  seed = tf.constant([1, 2], tf.int64)
+  logs = model.compute_losses(x, seed).logs
+  conv = model.encoder(x)
+  flat = tf.reshape(conv, [4, -1])
+  mu, log_var = model.mu(flat).numpy(), model.log_var(flat).numpy()
+  kl = 0.5 * np.sum(-log_var - 1 + np.exp(log_var) + mu**2) / 4
+  z = mu + np.exp(0.5 * log_var) * tf.random.stateless_normal(mu.shape, seed).numpy()
+  logits = model.decoder(z.reshape(4, 4, 4, 4)).numpy()
+  target = (x.numpy() + 1) / 2
+  log_p = target * -np.log1p(np.exp(-logits)) + (1 - target) * -np.log1p(np.exp(logits))
+  assert float(logs['loss_kl']) == pytest.approx(kl, rel=1e-4)
+  assert float(logs['loss_ll']) == pytest.approx(log_p.sum() / 4, rel=1e-4)
+  assert float(logs['elbo']) == pytest.approx(log_p.sum() / 4 - kl, rel=1e-4)
+  # A standard-normal posterior has zero KL.
+  zeros = tf.zeros((3, 64))
+  np.testing.assert_allclose(0.5 * tf.reduce_sum(-zeros - 1 + tf.exp(zeros) + zeros**2), 0)
+  # encode is the mean, decode maps logits to [-1, 1].
+  np.testing.assert_allclose(model.encode(x), mu.reshape(4, 4, 4, 4), rtol=1e-5, atol=1e-6)
+  assert np.abs(model.decode(model.encode(x))).max() <= 1
+
+
+def test_aae_discriminator_losses_golden():
+  model = make('aae')
+  x, _ = batch(4)
+  seed = tf.constant([3, 4], tf.int64)
+  logs = model.compute_losses(x, seed).logs
+  latent = model.discriminator(tf.reshape(model.encoder(x), [4, -1])).numpy()
+  prior = model.discriminator(tf.random.stateless_normal([4, 64], seed)).numpy()
+  softplus = lambda t: np.log1p(np.exp(t))  # noqa: E731
+  assert float(logs['loss_adv_latent']) == pytest.approx(softplus(latent).mean(), rel=1e-5)
+  assert float(logs['loss_adv_prior']) == pytest.approx(softplus(-prior).mean(), rel=1e-5)
+  assert float(logs['loss_ae_latent']) == pytest.approx(softplus(-latent).mean(), rel=1e-5)
+  accuracy = 0.5 * ((latent <= 0).mean() + (prior > 0).mean())
+  assert float(logs['adversary_accuracy']) == pytest.approx(accuracy)
+
+
+def test_vq_ema_update_golden():
+  count = tf.constant([0.0, 2.0, 1.0])
+  sums = tf.constant([[1.0, 1.0], [4.0, 0.0], [0.0, 3.0]])
+  assigned = tf.constant([1.0, 0.0, 2.0])
+  assigned_sum = tf.constant([[2.0, 2.0], [0.0, 0.0], [6.0, 6.0]])
+  new_count, new_sums, codebook = vqvae.ema_update(count, sums, assigned, assigned_sum, 0.5, 0.1)
+  np.testing.assert_allclose(new_count, [0.5, 1.0, 1.5])
+  np.testing.assert_allclose(new_sums, [[1.5, 1.5], [2.0, 0.0], [3.0, 4.5]])
+  n = 3.0
+  smoothed = (np.array([0.5, 1.0, 1.5]) + 0.1) / (n + 3 * 0.1) * n
+  np.testing.assert_allclose(codebook, np.array([[1.5, 1.5], [2.0, 0.0], [3.0, 4.5]])
+                             / smoothed[:, None], rtol=1e-6)
+
+
+def test_vq_nearest_and_training_updates_the_codebook():
+  codebook = tf.constant([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+  np.testing.assert_array_equal(vqvae.nearest(tf.constant([[9.0, 1.0], [1.0, 8.0], [-1, -1.0]]),
+                                              codebook), [1, 2, 0])
+  model = make('vqvae')
+  model.compile()
+  x, y = batch(4)
+  step = model.compute_losses(x, model._step_seed())
+  before = weights([model.codebook, model.ema_count])
+  assert before[1].sum() == 0  # compute_losses has no side effects
+  expected = [np.asarray(value) for _, value in step.updates]
+  fit_steps(model, (x, y), 1)
+  after = weights([model.ema_count, model.ema_sums, model.codebook])
+  for got, want in zip(after, expected):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  assert after[0].sum() == pytest.approx((1 - 0.999) * 4 * 10, rel=1e-5)  # 4 images x 10 codes
+  # The straight-through path: decoding quantises, so nearby codes decode alike.
+  z = model.encode(x)
+  np.testing.assert_allclose(model.decode(z), model.decode(z + 1e-7), atol=1e-5)
+
+
+def test_advai_correction_is_symmetric_and_fixes_endpoints():
+  model = make('advai')
+  rng = np.random.default_rng(0)
+  u, v = (tf.constant(rng.normal(size=(5, 64)), tf.float32) for _ in range(2))
+  a = tf.constant([0.0, 0.2, 0.5, 0.7, 1.0])
+  np.testing.assert_allclose(model.correct(u, v, a), model.correct(v, u, 1 - a), atol=1e-5)
+  np.testing.assert_allclose(model.correct(u, v, tf.ones(5)), u, atol=1e-5)
+  np.testing.assert_allclose(model.correct(u, v, tf.zeros(5)), v, atol=1e-5)
+  z1, z2 = tf.reshape(u, [5, 4, 4, 4]), tf.reshape(v, [5, 4, 4, 4])
+  np.testing.assert_allclose(model.interpolate(z1, z2, tf.zeros(5)), z1, atol=1e-5)
+  np.testing.assert_allclose(model.interpolate(z1, z2, tf.ones(5)), z2, atol=1e-5)
+
+
+def test_mmd_golden():
+  x = tf.constant([[0.0], [1.0]])
+  y = tf.constant([[0.0], [3.0]])
+  k = lambda d2: sum(np.exp(-d2 / (2 * s * s)) for s in advai.MMD_SIGMAS)  # noqa: E731
+  expected = k(1.0) + k(9.0) - 2 * (k(0.0) + k(9.0) + k(1.0) + k(4.0)) / 4
+  assert float(advai.mmd2(x, y)) == pytest.approx(expected, rel=1e-5)
+  rng = np.random.default_rng(0)
+  a, b = (tf.constant(rng.normal(size=(256, 8)), tf.float32) for _ in range(2))
+  assert abs(float(advai.mmd2(a, b))) < 0.05  # same distribution: close to 0
+  assert float(advai.mmd2(a, b + 3.0)) > 0.5
+
+
+def test_advai_phase_one_trains_only_the_interpolator():
+  model = make('advai', train_int_kimg=1)
+  model.compile()
+  assert model.phase == 'interpolator'
+  groups = model.variable_groups()
+  before = {g: weights(v) for g, v in groups.items()}
+  history = fit_steps(model, batch(), 2)
+  moved = {g: any(np.abs(a - b).max() > 0 for a, b in zip(before[g], weights(v)))
+           for g, v in groups.items()}
+  assert moved == {'ae': False, 'critic': False, 'classifier': True, 'interp': True,
+                   'interp_critic': True}
+  assert np.isfinite(history['loss_interp'][0])
+  model.enter_phase(int(1024 / 8), batch=8)  # past train_int_kimg at batch 8
+  assert model.phase == 'autoencoder'
+  history = fit_steps(model, batch(), 1)
+  assert history['loss_mmd'][0] >= 0 and int(model.step) == 3
