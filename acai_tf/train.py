@@ -11,7 +11,8 @@ import sys
 from absl import app, flags, logging
 
 from acai_tf import training
-from acai_tf.data import DATASETS
+from acai_tf.data import DATASETS, get_dataset
+from acai_tf.data.records import DataFormatError, MissingDataError
 from acai_tf.models import MODELS
 
 FLAGS = flags.FLAGS
@@ -19,6 +20,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.')
 flags.DEFINE_enum('dataset', 'lines32', list(DATASETS), 'Training data.')
 flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
+flags.DEFINE_string('data_dir', None, 'Folder of the TFRecords built by data_prep (real datasets); '
+                    'default: $ACAI_DATA, else ./data.')
 flags.DEFINE_float('total_kimg', 16384, 'Training length in thousands (1024) of images.')
 flags.DEFINE_float('report_kimg', 64, 'Evaluate, log, checkpoint and export every this many kimg.')
 flags.DEFINE_integer('batch', 64, 'Global batch size (split over replicas).')
@@ -66,7 +69,7 @@ def model_config_from_flags(model, dataset):
   if foreign:
     raise ValueError(f'--{", --".join(foreign)} do(es) not apply to --model={model}; '
                      f'its hyperparameters are: {", ".join(sorted(own))}.')
-  values = {k: v for k, v in DATASETS[dataset].defaults.items() if k in own}
+  values = {k: v for k, v in get_dataset(dataset).defaults.items() if k in own}
   values.update(getattr(MODELS[model], 'dataset_defaults', {}).get(dataset, {}))
   values.update({name: FLAGS[name].value for name in own if FLAGS[name].value is not None})
   return config_class(**values)
@@ -79,15 +82,22 @@ def main(argv):
   try:
     model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
     config = training.TrainConfig(
-        dataset=FLAGS.dataset, train_dir=FLAGS.train_dir, total_kimg=FLAGS.total_kimg,
+        dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, train_dir=FLAGS.train_dir, total_kimg=FLAGS.total_kimg,
         report_kimg=FLAGS.report_kimg, batch=FLAGS.batch, seed=FLAGS.seed,
         strategy=FLAGS.strategy, jit_compile=FLAGS.jit_compile,
         checkpoint_minutes=FLAGS.checkpoint_minutes, eval_pairs=FLAGS.eval_pairs,
         progress_seconds=FLAGS.progress_seconds)
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  training.train(FLAGS.model, model_config, config, log=lambda s: print(s, flush=True))
+    _fail(e)
+  try:
+    training.train(FLAGS.model, model_config, config, log=lambda s: print(s, flush=True))
+  except (training.RunError, MissingDataError, DataFormatError) as e:
+    _fail(e)
+
+
+def _fail(error):
+  print(f'error: {error}', file=sys.stderr)
+  sys.exit(2)
 
 
 if __name__ == '__main__':

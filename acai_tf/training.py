@@ -26,10 +26,15 @@ CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
 
 
+class RunError(ValueError):
+  """The run directory cannot be used with these settings."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """How long and on what to train; the model's own hyperparameters live in its config."""
   dataset: str = 'lines32'
+  data_dir: str = None
   train_dir: str = './experiments'
   total_kimg: float = 16384
   report_kimg: float = 64
@@ -112,7 +117,7 @@ class Run:
     self.model_name = model_name
     self.model_config = model_config
     self.config = config
-    self.dataset = get_dataset(config.dataset)
+    self.dataset = get_dataset(config.dataset, config.data_dir)
     self.dir = os.path.join(config.train_dir, config.dataset,
                             run_name(model_name, model_config, config.batch))
     self.strategy = strategy or STRATEGIES[config.strategy]()
@@ -132,7 +137,7 @@ class Run:
     new = {'model': self.model_name, 'model_config': self.model_config.to_dict(),
            **{k: getattr(self.config, k) for k in fixed}}
     if old != new:
-      raise ValueError(f'{self.dir} holds a run with other settings:\n  saved:   {old}\n'
+      raise RunError(f'{self.dir} holds a run with other settings:\n  saved:   {old}\n'
                        f'  current: {new}\nUse another --train_dir or remove that directory.')
 
   def build(self):
@@ -330,6 +335,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
   """
   run = Run(model_name, model_config, config, strategy)
   run.check_config()
+  run.dataset.check()
   os.makedirs(run.dir, exist_ok=True)
   model = run.build()
   step = run.restore()

@@ -32,6 +32,9 @@ class Dataset:
     """The fixed test split as numpy (images [N, H, W, C], labels [N])."""
     raise NotImplementedError
 
+  def check(self):
+    """Raises if the data is not there (called before training starts)."""
+
   def eval_pool(self, n=96):
     """The first `n` test images: the pool image grids are drawn from."""
     return self.test()[0][:n]

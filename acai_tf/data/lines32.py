@@ -22,7 +22,11 @@ class Lines32(Dataset):
     return numpy_batches(lambda rng, n: random_lines(rng, n)[:2], batch, seed, start_step,
                          self.image_shape)
 
-  @functools.lru_cache(maxsize=1)
   def test(self):
-    images, labels, _ = random_lines(np.random.default_rng(self.test_seed), self.test_size)
-    return images, labels
+    return _test_lines(self.test_seed, self.test_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _test_lines(seed, size):
+  images, labels, _ = random_lines(np.random.default_rng(seed), size)
+  return images, labels

@@ -1,0 +1,1 @@
+"""Builds the TFRecords the real datasets train from (see build.py)."""

@@ -1,0 +1,221 @@
+"""data_prep builds from every official raw format; the real datasets load from its TFRecords."""
+
+import gzip
+import io
+import os
+import pickle
+import socket
+import tarfile
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acai_tf.data import get_dataset
+from acai_tf.data.records import DataFormatError, MissingDataError
+from conftest import SHARED_DATA, run_module
+from data_prep import build as builder
+from data_prep.readers import Split
+
+RNG = np.random.default_rng(0)
+
+
+def write_idx(path, array, magic):
+  header = magic.to_bytes(4, 'big') + b''.join(d.to_bytes(4, 'big') for d in array.shape)
+  with gzip.open(path, 'wb') as f:
+    f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_mnist(folder, train=12, test=5):
+  os.makedirs(folder, exist_ok=True)
+  data = {}
+  for split, n, (images, labels) in (('train', train, ('train-images-idx3-ubyte.gz',
+                                                       'train-labels-idx1-ubyte.gz')),
+                                     ('test', test, ('t10k-images-idx3-ubyte.gz',
+                                                     't10k-labels-idx1-ubyte.gz'))):
+    x = RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    y = np.arange(n) % 10
+    write_idx(os.path.join(folder, images), x, 2051)
+    write_idx(os.path.join(folder, labels), y, 2049)
+    data[split] = (x, y)
+  return data
+
+
+def make_svhn(folder):
+  from scipy.io import savemat
+  os.makedirs(folder, exist_ok=True)
+  for split, n in (('train', 6), ('test', 4), ('extra', 3)):
+    x = RNG.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+    savemat(os.path.join(folder, f'{split}_32x32.mat'),
+            {'X': x, 'y': (np.arange(n) % 10 + 1).reshape(-1, 1)})
+
+
+def make_cifar(folder):
+  os.makedirs(folder, exist_ok=True)
+  with tarfile.open(os.path.join(folder, 'cifar-10-python.tar.gz'), 'w:gz') as tar:
+    for name, n in [(f'data_batch_{i}', 2) for i in range(1, 6)] + [('test_batch', 3)]:
+      batch = {b'data': RNG.integers(0, 256, (n, 3072), dtype=np.uint8),
+               b'labels': list(range(n))}
+      raw = pickle.dumps(batch)
+      info = tarfile.TarInfo(f'cifar-10-batches-py/{name}')
+      info.size = len(raw)
+      tar.addfile(info, io.BytesIO(raw))
+
+
+def make_celeba(folder, n=3):
+  os.makedirs(folder, exist_ok=True)
+  with zipfile.ZipFile(os.path.join(folder, 'img_align_celeba.zip'), 'w') as z:
+    for i in range(n):
+      image = RNG.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+      z.writestr(f'img_align_celeba/{i:06d}.jpg', tf.io.encode_jpeg(image).numpy())
+
+
+def read_records(path):
+  out = []
+  for record in tf.data.TFRecordDataset(path):
+    example = tf.io.parse_single_example(record, {
+        'image': tf.io.FixedLenFeature([], tf.string), 'label': tf.io.FixedLenFeature([], tf.int64)})
+    out.append((tf.io.decode_image(example['image']).numpy(), int(example['label'])))
+  return out
+
+
+def test_mnist_from_idx_files(tmp_path):
+  source = make_mnist(tmp_path / 'raw')
+  counts = builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+                         log=lambda s: None)
+  assert sum(counts['train'].values()) == 12 and sum(counts['test'].values()) == 5
+  records = read_records(tmp_path / 'data' / 'mnist-train.tfrecord')
+  np.testing.assert_array_equal(records[3][0][..., 0], source['train'][0][3])  # lossless PNG
+  assert [label for _, label in records] == list(source['train'][1])
+
+  dataset = get_dataset('mnist32', str(tmp_path / 'data'))
+  images, labels = dataset.test()
+  assert images.shape == (5, 32, 32, 1) and images.dtype == np.float32
+  assert images.min() >= -1 and images.max() <= 1
+  np.testing.assert_array_equal(images[:, :2], -1)  # 2-px padding with -1
+  np.testing.assert_array_equal(images[:, :, -2:], -1)
+  np.testing.assert_allclose(images[1, 2:30, 2:30, 0], source['test'][0][1] / 127.5 - 1, atol=1e-6)
+  np.testing.assert_array_equal(labels, source['test'][1])
+
+
+def test_train_stream_is_shuffled_and_resumable(tmp_path):
+  make_mnist(tmp_path / 'raw', train=20)
+  builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'), log=lambda s: None)
+  dataset = get_dataset('mnist32', str(tmp_path / 'data'))
+  stream = [(x.numpy(), y.numpy()) for x, y in dataset.train(8, seed=1).take(6)]
+  resumed = next(iter(dataset.train(8, seed=1, start_step=4)))
+  np.testing.assert_array_equal(resumed[0].numpy(), stream[4][0])
+  # every image once per epoch (20 images = 2.5 batches), in a seeded random order
+  first_epoch = np.concatenate([y for _, y in stream])[:20]
+  assert sorted(first_epoch) == sorted(np.arange(20) % 10)
+  assert list(first_epoch) != list(np.arange(20) % 10)
+  other = next(iter(dataset.train(8, seed=2)))[1].numpy()
+  assert list(other) != list(stream[0][1])
+
+
+def test_svhn_from_mat_files(tmp_path):
+  make_svhn(tmp_path / 'raw')
+  counts = builder.build('svhn', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+                         log=lambda s: None)
+  assert {k: sum(v.values()) for k, v in counts.items()} == {'train': 6, 'test': 4, 'extra': 3}
+  assert set(counts['train']) <= set(range(10))  # labels y - 1, digit 0 (10) -> 9
+  dataset = get_dataset('svhn32', str(tmp_path / 'data'))
+  images, labels = dataset.arrays('train')
+  assert images.shape == (9, 32, 32, 3)  # train + extra
+  assert dataset.test()[0].shape == (4, 32, 32, 3)
+
+
+def test_cifar_from_python_tarball(tmp_path):
+  make_cifar(tmp_path / 'raw')
+  counts = builder.build('cifar10', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+                         log=lambda s: None)
+  assert sum(counts['train'].values()) == 10 and sum(counts['test'].values()) == 3
+  images, labels = get_dataset('cifar10', str(tmp_path / 'data')).test()
+  assert images.shape == (3, 32, 32, 3) and list(labels) == [0, 1, 2]
+
+
+def test_celeba_from_zip(tmp_path):
+  make_celeba(tmp_path / 'raw')
+  counts = builder.build('celeba', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+                         log=lambda s: None)
+  assert counts['train'] == {0: 3}
+  dataset = get_dataset('celeba32', str(tmp_path / 'data'))
+  images, _ = dataset.test()
+  assert dataset.nclass == 1 and images.shape == (3, 32, 32, 3)
+  assert images.min() >= -1 and images.max() <= 1
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, 'mnist10k')),
+                    reason='../shared/data/mnist10k is not beside this clone')
+def test_real_mnist_digits(tmp_path):
+  raw = os.path.join(SHARED_DATA, 'mnist10k')
+  counts = builder.build('mnist', str(tmp_path), raw_dir=raw, log=lambda s: None)
+  assert sum(counts['train'].values()) == 8000 and sum(counts['test'].values()) == 2000
+  assert set(counts['train']) == set(range(10)) and min(counts['train'].values()) > 600
+  from data_prep.readers import read_idx
+  digits = read_idx(os.path.join(raw, 't10k-images-idx3-ubyte.gz'), 2051, 3)
+  images, labels = get_dataset('mnist32', str(tmp_path)).test()
+  np.testing.assert_allclose(images[17, 2:30, 2:30, 0], digits[17] / 127.5 - 1, atol=1e-6)
+  assert images.shape == (2000, 32, 32, 1) and 0.05 < (images > 0).mean() < 0.3
+
+
+def test_corrupt_inputs_name_the_file(tmp_path):
+  make_mnist(tmp_path / 'raw')
+  path = tmp_path / 'raw' / 'train-images-idx3-ubyte.gz'
+  path.write_bytes(path.read_bytes()[:100])
+  with pytest.raises(builder.BuildError, match='train-images-idx3-ubyte.gz is truncated'):
+    builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'))
+  from scipy.io import savemat
+  os.makedirs(tmp_path / 'svhn')
+  for split in ('train', 'test', 'extra'):
+    savemat(str(tmp_path / 'svhn' / f'{split}_32x32.mat'), {'images': np.zeros((2, 2))})
+  with pytest.raises(builder.BuildError, match=r"train_32x32.mat has keys \['images'\]; expected"):
+    builder.build('svhn', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'svhn'))
+  with pytest.raises(builder.BuildError, match='missing .*cifar-10-python.tar.gz'):
+    builder.build('cifar10', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'empty'))
+  # A TFRecord with other features.
+  os.makedirs(tmp_path / 'bad')
+  with tf.io.TFRecordWriter(str(tmp_path / 'bad' / 'cifar10-test.tfrecord')) as writer:
+    writer.write(tf.train.Example(features=tf.train.Features(feature={
+        'pixels': tf.train.Feature(float_list=tf.train.FloatList(value=[1.0]))}))
+        .SerializeToString())
+  (tmp_path / 'bad' / 'cifar10-train.tfrecord').write_bytes(b'')
+  with pytest.raises(DataFormatError, match='cifar10-test.tfrecord is not a data_prep TFRecord'):
+    get_dataset('cifar10', str(tmp_path / 'bad')).test()
+  with pytest.raises(MissingDataError, match='python -m data_prep.build --dataset=svhn'):
+    get_dataset('svhn32', str(tmp_path / 'bad')).check()
+
+
+def test_interrupted_build_leaves_no_partial_file(tmp_path):
+  def items():
+    yield np.zeros((28, 28, 1), np.uint8), 1
+    raise KeyboardInterrupt  # Ctrl-C half-way
+
+  path = str(tmp_path / 'mnist-train.tfrecord')
+  with pytest.raises(KeyboardInterrupt):
+    builder.write_split(path, Split(2, items()), log=lambda s: None)
+  assert os.listdir(tmp_path) == []
+
+
+def test_offline_tfds_fails_fast_with_instructions(tmp_path, monkeypatch):
+  def offline(*args, **kwargs):
+    raise OSError('[Errno -2] Name or service not known')
+  monkeypatch.setattr(socket, 'create_connection', offline)
+  start = time.monotonic()
+  with pytest.raises(builder.BuildError, match='offline'):
+    builder.build('mnist', str(tmp_path), source='tfds')
+  assert time.monotonic() - start < 5
+  assert not os.listdir(tmp_path)
+
+
+def test_build_cli_from_any_directory(tmp_path):
+  make_mnist(tmp_path / 'raw')
+  result = run_module('data_prep.build', '--dataset=mnist', f'--raw_dir={tmp_path / "raw"}',
+                      f'--data_dir={tmp_path / "out"}', cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'mnist-train.tfrecord: 12 images' in result.stdout
+  missing = run_module('data_prep.build', '--dataset=svhn', f'--raw_dir={tmp_path / "none"}',
+                       f'--data_dir={tmp_path / "out"}', cwd=str(tmp_path))
+  assert missing.returncode == 2 and 'train_32x32.mat' in missing.stderr
