@@ -32,12 +32,17 @@ class Dataset:
     """The fixed test split as numpy (images [N, H, W, C], labels [N])."""
     raise NotImplementedError
 
+  def train_once(self, limit=60000):
+    """The first `limit` training images, in a fixed order (for probes and clustering)."""
+    raise NotImplementedError
+
   def check(self):
     """Raises if the data is not there (called before training starts)."""
 
   def eval_pool(self, n=96):
-    """The first `n` test images: the pool image grids are drawn from."""
-    return self.test()[0][:n]
+    """The first `n` test images (repeated if there are fewer): the pool of the image grids."""
+    images = self.test()[0]
+    return np.resize(images, (n,) + images.shape[1:]) if len(images) < n else images[:n]
 
 
 def numpy_batches(render, batch, seed, start_step, image_shape):

@@ -25,6 +25,11 @@ class Lines32(Dataset):
   def test(self):
     return _test_lines(self.test_seed, self.test_size)
 
+  def train_once(self, limit=60000):
+    """A fixed set of `limit` training lines (for probes and clustering)."""
+    images, labels, _ = random_lines(np.random.default_rng(self.test_seed + 1), limit)
+    return images, labels
+
 
 @functools.lru_cache(maxsize=1)
 def _test_lines(seed, size):

@@ -1,0 +1,45 @@
+"""K-means clustering accuracy: python -m acai_tf.eval.cluster --export=DIR --dataset=mnist32
+
+As the original cluster.py: latents of the first 60000 training images and of
+the whole test split, whitened with the training SVD, K-means (random init,
+--n_init restarts, the paper: 1000) fit on train, test accuracy under the best
+one-to-one cluster -> class matching (scipy's linear_sum_assignment).
+"""
+
+from absl import app, flags, logging
+
+from acai_tf.eval.common import features, labelled_splits, load_export, result_path, write_result
+from acai_tf.evaluation.representation import cluster_accuracy
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export).')
+flags.DEFINE_string('dataset', None, 'Dataset (default: the one the export trained on).')
+flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).')
+flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).')
+flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
+flags.DEFINE_integer('seed', 0, 'K-means random_state.')
+flags.mark_flag_as_required('export')
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  if FLAGS.n_init < 1:
+    raise app.UsageError('--n_init must be >= 1.')
+  module, meta = load_export(FLAGS.export)
+  dataset_name = FLAGS.dataset or meta['dataset']
+  dataset, train, _, test, test_labels = labelled_splits(dataset_name, FLAGS.data_dir,
+                                                         FLAGS.train_limit)
+  accuracy = 100 * cluster_accuracy(features(module, train), features(module, test),
+                                    test_labels, dataset.nclass, n_init=FLAGS.n_init,
+                                    seed=FLAGS.seed)
+  print(f'{meta["model"]} on {dataset_name}: K-means test accuracy {accuracy:.2f}% '
+        f'(n_init {FLAGS.n_init}, {len(train)} train, {len(test)} test)')
+  write_result(result_path(FLAGS.export, f'cluster_{dataset_name}'),
+               {'program': 'cluster', 'dataset': dataset_name, 'model': meta['model'],
+                'step': meta['step'], 'kimg': meta['kimg'], 'accuracy': accuracy,
+                'n_init': FLAGS.n_init, 'train_size': len(train), 'test_size': len(test)})
+
+
+if __name__ == '__main__':
+  app.run(main)

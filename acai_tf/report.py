@@ -1,0 +1,208 @@
+"""The paper's tables from a directory of runs: python -m acai_tf.report --train_dir=DIR
+
+Every run directory below DIR (one holding config.json) contributes:
+- Table 1 (lines32): per run, the median of its last 20 reported mean_distance
+  and mean_smoothness (as the paper's notebook), then mean +/- std over runs
+  of the same model and latent size (reruns);
+- Table 2: the tandem probe's latent_accuracy, the same way; plus post-hoc
+  probes from `eval_probe_*.json` (acai_tf.eval.probe), raw pixels included;
+- Table 3: K-means accuracy from `eval_cluster_*.json` (acai_tf.eval.cluster).
+Each cell shows our figure, the training budget in kimg and the number of runs,
+and the paper's figure.
+"""
+
+import collections
+import json
+import math
+import os
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
+flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
+
+MODEL_ORDER = ('baseline', 'dropout', 'denoising', 'vae', 'aae', 'vqvae', 'acai', 'advai')
+NAMES = {'baseline': 'Baseline', 'dropout': 'Dropout', 'denoising': 'Denoising', 'vae': 'VAE',
+         'aae': 'AAE', 'vqvae': 'VQ-VAE', 'acai': 'ACAI', 'advai': 'AdvAI'}
+DATASET_NAMES = {'mnist32': 'MNIST', 'svhn32': 'SVHN', 'cifar10': 'CIFAR-10'}
+
+# Paper Table 1: (mean distance x 1e-3, std, smoothness, std).
+PAPER_LINES = {'baseline': (6.88, 0.21, 0.44, 0.04), 'dropout': (2.85, 0.54, 0.74, 0.02),
+               'denoising': (4.21, 0.32, 0.66, 0.02), 'vae': (1.21, 0.17, 0.49, 0.13),
+               'aae': (3.26, 0.19, 0.14, 0.02), 'vqvae': (5.41, 0.49, 0.77, 0.02),
+               'acai': (0.24, 0.01, 0.10, 0.01)}
+_T2_MODELS = ('baseline', 'denoising', 'vae', 'aae', 'vqvae', 'acai')
+# Paper Table 2 (tandem probe accuracy, %), by (dataset, d_z).
+PAPER_PROBE = {
+    ('mnist32', 32): (94.90, 96.00, 96.56, 70.74, 97.50, 98.25),
+    ('mnist32', 256): (93.94, 98.51, 98.74, 90.03, 97.25, 99.00),
+    ('svhn32', 32): (26.21, 25.15, 29.58, 23.43, 24.53, 34.47),
+    ('svhn32', 256): (22.74, 77.89, 66.30, 22.81, 44.94, 85.14),
+    ('cifar10', 256): (47.92, 53.78, 47.49, 40.65, 42.80, 52.77),
+    ('cifar10', 1024): (51.62, 60.65, 51.39, 42.86, 16.22, 63.99)}
+PAPER_PIXELS = {'mnist32': 92.31, 'svhn32': 23.48, 'cifar10': 39.70}
+# Paper Table 3 (K-means accuracy, %).
+PAPER_CLUSTER = {
+    ('mnist32', 32): (77.56, 82.59, 75.74, 79.19, 82.39, 94.38),
+    ('mnist32', 256): (53.70, 70.89, 83.44, 81.00, 96.80, 96.17),
+    ('svhn32', 32): (19.38, 17.91, 16.83, 17.35, 15.19, 20.86),
+    ('svhn32', 256): (15.62, 31.49, 11.36, 13.59, 18.84, 24.98)}
+
+
+def _paper(table, key, model):
+  row = table.get(key)
+  return row[_T2_MODELS.index(model)] if row and model in _T2_MODELS else None
+
+
+def find_runs(train_dir):
+  """Every run below `train_dir`: dicts with config, reports and eval results."""
+  runs = []
+  for folder, dirs, files in os.walk(train_dir):
+    dirs[:] = [d for d in dirs if d not in ('exports', 'checkpoints', 'tensorboard', 'export')]
+    if 'config.json' not in files:
+      continue
+    with open(os.path.join(folder, 'config.json')) as f:
+      config = json.load(f)
+    reports = []
+    if os.path.exists(os.path.join(folder, 'metrics.jsonl')):
+      with open(os.path.join(folder, 'metrics.jsonl')) as f:
+        reports = [json.loads(line) for line in f if line.strip()]
+    evals = {}
+    for name in files:
+      if name.startswith('eval_') and name.endswith('.json'):
+        with open(os.path.join(folder, name)) as f:
+          evals[name[5:-5]] = json.load(f)
+    model_config = config['model_config']
+    d_z = model_config['latent_width'] ** 2 * model_config['latent']
+    runs.append({'dir': folder, 'model': config['model'],
+                 'dataset': config['train_config']['dataset'], 'd_z': d_z, 'reports': reports,
+                 'kimg': reports[-1]['kimg'] if reports else 0.0, 'evals': evals})
+  return runs
+
+
+def find_pixel_probes(train_dir):
+  out = {}
+  for folder, _, files in os.walk(train_dir):
+    for name in files:
+      if name.startswith('eval_probe_pixels_') and name.endswith('.json'):
+        with open(os.path.join(folder, name)) as f:
+          result = json.load(f)
+        out[result['dataset']] = result['accuracy']
+  return out
+
+
+def final_median(reports, key, last):
+  values = [r[key] for r in sorted(reports, key=lambda r: r['step'])[-last:] if key in r]
+  values = [v for v in values if v is not None and not math.isnan(v)]
+  return float(np.median(values)) if values else float('nan')
+
+
+def _cell(values, kimg, scale=1.0, digits=2, paper=None):
+  values = [v * scale for v in values if not math.isnan(v)]
+  if not values:
+    return 'n/a'
+  text = f'{np.mean(values):.{digits}f}'
+  if len(values) > 1:
+    text += f' ± {np.std(values):.{digits}f}'
+  text += f' [{kimg:g} kimg, n={len(values)}]'
+  if paper is not None:
+    text += f' ({paper})'
+  return text
+
+
+def _group(runs, key):
+  groups = collections.defaultdict(list)
+  for run in runs:
+    groups[key(run)].append(run)
+  return groups
+
+
+def _models(runs):
+  present = {r['model'] for r in runs}
+  return [m for m in MODEL_ORDER if m in present] + sorted(present - set(MODEL_ORDER))
+
+
+def table_lines(runs, last):
+  runs = [r for r in runs if r['dataset'] == 'lines32' and r['reports']]
+  if not runs:
+    return ''
+  lines = ['### Table 1: lines32 (lower is better; ours [budget, runs] (paper))', '',
+           'Model | d_z | Mean Distance (×10⁻³) | Smoothness', '---|---|---|---']
+  for (model, d_z), group in sorted(_group(runs, lambda r: (r['model'], r['d_z'])).items(),
+                                    key=lambda kv: (MODEL_ORDER.index(kv[0][0])
+                                                    if kv[0][0] in MODEL_ORDER else 99, kv[0][1])):
+    paper = PAPER_LINES.get(model)
+    kimg = min(r['kimg'] for r in group)
+    distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], kimg,
+                     1e3, 2, f'{paper[0]} ± {paper[1]}' if paper else None)
+    smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], kimg,
+                   1.0, 3, f'{paper[2]} ± {paper[3]}' if paper else None)
+    lines.append(f'{NAMES.get(model, model)} | {d_z} | {distance} | {smooth}')
+  return '\n'.join(lines)
+
+
+def _dataset_table(title, runs, value, paper_table, pixels=None):
+  runs = [r for r in runs if r['dataset'] in DATASET_NAMES]
+  cells = {}
+  for key, group in _group(runs, lambda r: (r['dataset'], r['d_z'], r['model'])).items():
+    values = [v for v in (value(r) for r in group) if v is not None]
+    if values:
+      cells[key] = (values, min(r['kimg'] for r in group))
+  if not cells:
+    return ''
+  models = [m for m in _models(runs) if any(k[2] == m for k in cells)]
+  header = ['Dataset | d_z | ' + ' | '.join(NAMES.get(m, m) for m in models)
+            + (' | Raw pixels' if pixels is not None else ''),
+            '---|---' + '|---' * (len(models) + (pixels is not None))]
+  rows = []
+  for dataset, d_z in sorted({k[:2] for k in cells}):
+    row = [DATASET_NAMES[dataset], str(d_z)]
+    for model in models:
+      values, kimg = cells.get((dataset, d_z, model), ([], 0))
+      row.append(_cell(values, kimg, paper=_paper(paper_table, (dataset, d_z), model)))
+    if pixels is not None:
+      ours = pixels.get(dataset)
+      row.append((f'{ours:.2f}' if ours is not None else 'n/a')
+                 + (f' ({PAPER_PIXELS[dataset]})' if dataset in PAPER_PIXELS else ''))
+    rows.append(' | '.join(row))
+  return '\n'.join([f'### {title}', ''] + header + rows)
+
+
+def report(train_dir, last=20):
+  """The Markdown tables for every run under `train_dir`."""
+  runs = find_runs(train_dir)
+  if not runs:
+    return f'No runs (directories with config.json) under {train_dir}.'
+  pixels = find_pixel_probes(train_dir)
+
+  def probe(run):
+    result = run['evals'].get(f'probe_{run["dataset"]}')
+    return result['accuracy'] if result else None
+
+  def cluster(run):
+    result = run['evals'].get(f'cluster_{run["dataset"]}')
+    return result['accuracy'] if result else None
+
+  parts = [
+      table_lines(runs, last),
+      _dataset_table('Table 2: tandem single-layer probe, test accuracy % (ours [budget, runs] '
+                     '(paper))', runs,
+                     lambda r: final_median(r['reports'], 'latent_accuracy', last)
+                     if r['reports'] else None, PAPER_PROBE, pixels),
+      _dataset_table('Table 2b: post-hoc linear probe on frozen latents (acai_tf.eval.probe), '
+                     'test accuracy %', runs, probe, PAPER_PROBE, pixels),
+      _dataset_table('Table 3: K-means clustering, test accuracy % (acai_tf.eval.cluster)',
+                     runs, cluster, PAPER_CLUSTER),
+  ]
+  return '\n\n'.join(p for p in parts if p)
+
+
+def main(argv):
+  del argv
+  print(report(FLAGS.train_dir, FLAGS.last))
+
+
+if __name__ == '__main__':
+  app.run(main)

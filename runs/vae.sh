@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# The paper's runs of the vae model (see common.sh for the settings).
+source "$(dirname "$0")/common.sh"
+grid vae

@@ -1,0 +1,138 @@
+"""Probe and clustering metrics, the eval programs on tiny exports, report, runs/ scripts."""
+
+import glob
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from acai_tf import report
+from acai_tf.evaluation import representation as rep
+from conftest import REPO, run_module
+from test_data import make_mnist
+
+
+def test_matched_accuracy_golden():
+  labels = np.array([0, 0, 1, 1, 2, 2, 2])
+  assert rep.matched_accuracy(labels, (labels + 1) % 3) == 1.0  # a permutation of the labels
+  clusters = np.array([1, 1, 0, 2, 2, 2, 0])  # best map 1->0, 2->2, 0->1: 2 + 1 + 2 correct
+  assert rep.matched_accuracy(labels, clusters) == pytest.approx(5 / 7)
+
+
+def test_whitening_golden():
+  rng = np.random.default_rng(0)
+  train = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6)) + 3.0
+  white, other = rep.whiten(train, train[:10], eps=0.0)
+  np.testing.assert_allclose(white.mean(0), 0, atol=1e-9)
+  np.testing.assert_allclose(white.T @ white, np.eye(6), atol=1e-6)  # orthonormal columns
+  np.testing.assert_allclose(other, white[:10])
+
+
+def test_probe_and_clusters_on_separable_data():
+  # Full-rank whitening scales every direction to unit variance, so every dimension must
+  # carry the clusters: 4 clusters at the corners of a tetrahedron in 3-D.
+  rng = np.random.default_rng(1)
+  centres = 10 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
+  labels = np.repeat(np.arange(4), 50)
+  points = centres[labels] + rng.normal(size=(200, 3))
+  assert rep.probe_accuracy(points[::2], labels[::2], points[1::2], labels[1::2]) == 1.0
+  assert rep.cluster_accuracy(points[::2], points[1::2], labels[1::2], 4, n_init=5) == 1.0
+
+
+def write_run(root, dataset, model, latent, latent_width, reports, evals=()):
+  folder = os.path.join(root, dataset, f'{model}_{latent}_{latent_width}_{len(reports)}')
+  os.makedirs(folder, exist_ok=True)
+  with open(os.path.join(folder, 'config.json'), 'w') as f:
+    json.dump({'model': model, 'model_config': {'latent': latent, 'latent_width': latent_width},
+               'train_config': {'dataset': dataset}}, f)
+  with open(os.path.join(folder, 'metrics.jsonl'), 'w') as f:
+    for r in reports:
+      f.write(json.dumps(r) + '\n')
+  for name, record in evals:
+    with open(os.path.join(folder, f'eval_{name}.json'), 'w') as f:
+      json.dump(record, f)
+
+
+def test_report_on_synthetic_runs(tmp_path):
+  def lines_reports(distances, smooth, offset=0):
+    return [{'step': i + 1, 'kimg': 64.0 * (i + 1), 'mean_distance': d + offset,
+             'mean_smoothness': s} for i, (d, s) in enumerate(zip(distances, smooth))]
+  # 25 reports; the median of the last 20 ignores the first 5 (huge) values.
+  distances = [1.0] * 5 + [0.001 * (i % 3 + 1) for i in range(20)]  # median of last 20 = 0.002
+  write_run(tmp_path, 'lines32', 'acai', 16, 2, lines_reports(distances, [0.1] * 25))
+  os.rename(*glob.glob(str(tmp_path / 'lines32' / '*')), str(tmp_path / 'lines32' / 'a'))
+  write_run(tmp_path, 'lines32', 'acai', 16, 2, lines_reports(distances, [0.3] * 25, 0.002))
+  write_run(tmp_path, 'mnist32', 'baseline', 16, 4,
+            [{'step': 1, 'kimg': 32.0, 'latent_accuracy': 90.0}],
+            [('probe_mnist32', {'accuracy': 91.5}), ('cluster_mnist32', {'accuracy': 55.25})])
+  os.makedirs(tmp_path / 'mnist32' / 'px')
+  with open(tmp_path / 'mnist32' / 'px' / 'eval_probe_pixels_mnist32.json', 'w') as f:
+    json.dump({'dataset': 'mnist32', 'accuracy': 88.8}, f)
+  text = report.report(str(tmp_path))
+  # two reruns: medians 2e-3 and 4e-3 -> 3.00 +- 1.00 (x1e-3); smoothness 0.1 and 0.3.
+  assert 'ACAI | 64 | 3.00 ± 1.00 [1600 kimg, n=2] (0.24 ± 0.01) | 0.200 ± 0.100' in text
+  assert 'MNIST | 256 | 90.00 [32 kimg, n=1] (93.94) | 88.80 (92.31)' in text
+  assert '91.50 [32 kimg, n=1] (93.94)' in text and '55.25 [32 kimg, n=1] (53.7)' in text
+
+
+def test_runs_scripts_cover_the_paper_grid():
+  env = {**os.environ, 'DRY_RUN': '1', 'TRAIN_DIR': 'T', 'TOTAL_KIMG': '7'}
+  lines = subprocess.run(['bash', 'runs/acai.sh'], cwd=REPO, env=env, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+  assert len(lines) == 9 and all('--total_kimg=7' in line and '--train_dir=T' in line
+                                 for line in lines)
+  assert sum('--dataset=cifar10' in line and '--depth=64' in line for line in lines) == 2
+  assert any('--dataset=lines32' in line and '--latent_width=2' in line for line in lines)
+  vq = subprocess.run(['bash', 'runs/vqvae.sh'], cwd=REPO, env={**env, 'DATASETS': 'lines32'},
+                      capture_output=True, text=True, check=True).stdout.splitlines()
+  assert vq == [l for l in vq if '--latent_width=4' in l] and len(vq) == 1
+
+
+@pytest.fixture(scope='module')
+def tiny_runs(tmp_path_factory):
+  """A tiny ACAI run on lines32 and baseline + ACAI runs on a generated mnist32."""
+  root = tmp_path_factory.mktemp('runs')
+  make_mnist(root / 'raw', train=64, test=40)
+  assert run_module('data_prep.build', '--dataset=mnist', f'--raw_dir={root / "raw"}',
+                    f'--data_dir={root / "data"}').returncode == 0
+  common = [f'--train_dir={root / "train"}', f'--data_dir={root / "data"}', '--depth=4',
+            '--latent=4', '--batch=16', '--total_kimg=0.0625', '--report_kimg=0.0625',
+            '--eval_pairs=4']
+  for args in (['--model=acai', '--dataset=lines32'], ['--model=acai', '--dataset=mnist32'],
+               ['--model=baseline', '--dataset=mnist32']):
+    result = run_module('acai_tf.train', *args, *common)
+    assert result.returncode == 0, result.stderr[-2000:]
+  return root
+
+
+def test_eval_programs_end_to_end(tiny_runs):
+  train = tiny_runs / 'train'
+  (lines_export,) = glob.glob(str(train / 'lines32' / '*' / 'export'))
+  result = run_module('acai_tf.eval.lines', f'--export={lines_export}', '--pairs=8')
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(os.path.join(os.path.dirname(lines_export), 'eval_lines.json')) as f:
+    scores = json.load(f)
+  assert scores['pairs'] == 8 and scores['mean_distance'] > 0 and scores['model'] == 'acai'
+
+  data = f'--data_dir={tiny_runs / "data"}'
+  for export in glob.glob(str(train / 'mnist32' / '*' / 'export')):
+    probe = run_module('acai_tf.eval.probe', f'--export={export}', data)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    cluster = run_module('acai_tf.eval.cluster', f'--export={export}', data, '--n_init=2')
+    assert cluster.returncode == 0, cluster.stderr[-2000:]
+    for name in ('probe_mnist32', 'cluster_mnist32'):
+      with open(os.path.join(os.path.dirname(export), f'eval_{name}.json')) as f:
+        accuracy = json.load(f)['accuracy']
+      assert 0 <= accuracy <= 100
+  pixels = run_module('acai_tf.eval.probe', '--pixels', '--dataset=mnist32', data,
+                      f'--output={train / "mnist32" / "eval_probe_pixels_mnist32.json"}')
+  assert pixels.returncode == 0 and 'pixels probe test accuracy' in pixels.stdout
+  wrong = run_module('acai_tf.eval.lines', f'--export={export}')
+  assert wrong.returncode != 0 and 'not lines32' in wrong.stderr
+
+  tables = run_module('acai_tf.report', f'--train_dir={train}')
+  assert tables.returncode == 0
+  for expected in ('Table 1', 'ACAI | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
+    assert expected in tables.stdout, expected
