@@ -18,9 +18,22 @@ import json
 import os
 import shutil
 
+import numpy as np
 import tensorflow as tf
 
 META_FILE = 'acai_tf.json'
+
+
+def numpy_endpoint(fn, chunk=512):
+  """Wraps a batched TF function (a live model's or an export's) as numpy in -> numpy out.
+
+  Inputs are fed in chunks of `chunk` rows, so any number of images fits in memory.
+  """
+  def apply(*arrays):
+    return np.concatenate([np.asarray(fn(*(tf.constant(a[i:i + chunk], tf.float32)
+                                           for a in arrays)))
+                           for i in range(0, len(arrays[0]), chunk)])
+  return apply
 
 
 class _Endpoints(tf.Module):

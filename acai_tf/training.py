@@ -100,16 +100,6 @@ def read_metrics(run_dir):
     return [json.loads(line) for line in f if line.strip()]
 
 
-def numpy_fn(fn, chunk=512):
-  """Wraps a TF function of batched tensors as numpy in -> numpy out, in chunks."""
-  def apply(*arrays):
-    n = len(arrays[0])
-    outs = [np.asarray(fn(*(tf.constant(a[i:i + chunk]) for a in arrays)))
-            for i in range(0, n, chunk)]
-    return np.concatenate(outs)
-  return apply
-
-
 class Run:
   """A run directory: config, checkpoints, metrics.jsonl, TensorBoard logs, export."""
 
@@ -269,7 +259,7 @@ class Evaluator:
 
   def __init__(self, model, dataset, config):
     self.model, self.dataset, self.config = model, dataset, config
-    wrap = lambda fn: numpy_fn(tf.function(fn, reduce_retracing=True))  # noqa: E731
+    wrap = lambda fn: export.numpy_endpoint(tf.function(fn, reduce_retracing=True))  # noqa: E731
     self.encode, self.decode = wrap(model.encode), wrap(model.decode)
     self.interpolate = wrap(model.interpolate)
     self.classify = wrap(model.classify) if model.classifier is not None else None

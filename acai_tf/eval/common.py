@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from acai_tf.data import get_dataset
+from acai_tf.export import numpy_endpoint as batched  # noqa: F401 (used by the programs)
 
 
 def load_export(path):
@@ -18,15 +19,6 @@ def load_export(path):
   with open(meta_path) as f:
     meta = json.load(f)
   return tf.saved_model.load(path), meta
-
-
-def batched(fn, chunk=512):
-  """numpy in -> numpy out over chunks of a batched TF function."""
-  def apply(*arrays):
-    return np.concatenate([np.asarray(fn(*(tf.constant(a[i:i + chunk], tf.float32)
-                                           for a in arrays)))
-                           for i in range(0, len(arrays[0]), chunk)])
-  return apply
 
 
 def features(module, images):
