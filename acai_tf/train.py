@@ -46,6 +46,10 @@ def _model_fields():
 
 def _help(field, defaults):
   values = set(defaults.values())
+  if field.name in ('depth', 'latent', 'latent_width'):
+    return (f'{field.metadata["help"]} [unset: the paper\'s setting for --dataset, e.g. '
+            f'lines32 {get_dataset("lines32").defaults[field.name]}, mnist32 '
+            f'{get_dataset("mnist32").defaults[field.name]}]')
   if len(defaults) == len(MODELS) and len(values) == 1:
     return f'{field.metadata["help"]} [default {field.default}]'
   if len(values) == 1:
