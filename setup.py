@@ -24,5 +24,10 @@ setup(
         'scikit-learn>=1.3',
         'absl-py>=1.4',
     ],
-    extras_require={'test': ['pytest>=8']},
+    extras_require={
+        'notebooks': ['matplotlib>=3.8,<4', 'ipykernel>=6.29,<8'],
+        # nbclient/nbformat pinned: CI executes the notebooks with them.
+        'test': ['pytest>=8', 'matplotlib>=3.8,<4', 'ipykernel>=6.29,<8', 'nbclient==0.11.0',
+                 'nbformat==5.11.1'],
+    },
 )

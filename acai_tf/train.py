@@ -67,16 +67,8 @@ for _field, _defaults in _model_fields().values():
 
 def model_config_from_flags(model, dataset):
   """Builds the model's config: explicit flags > the dataset's paper setting > default."""
-  config_class = MODELS[model].config_class
-  own = {f.name for f in dataclasses.fields(config_class)}
-  foreign = [name for name in _model_fields() if name not in own and FLAGS[name].present]
-  if foreign:
-    raise ValueError(f'--{", --".join(foreign)} do(es) not apply to --model={model}; '
-                     f'its hyperparameters are: {", ".join(sorted(own))}.')
-  values = {k: v for k, v in get_dataset(dataset).defaults.items() if k in own}
-  values.update(getattr(MODELS[model], 'dataset_defaults', {}).get(dataset, {}))
-  values.update({name: FLAGS[name].value for name in own if FLAGS[name].value is not None})
-  return config_class(**values)
+  given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
+  return training.model_config(model, dataset, **given)
 
 
 def main(argv):

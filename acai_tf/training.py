@@ -78,6 +78,23 @@ STRATEGIES = {
 }
 
 
+def model_config(model_name, dataset, **values):
+  """A model's config: `values` > the dataset's paper setting > the model's default.
+
+  Example: model_config('acai', 'mnist32', latent=2) gives depth 16, latent_width 4.
+  """
+  config_class = get_model_class(model_name).config_class
+  own = {f.name for f in dataclasses.fields(config_class)}
+  unknown = sorted(set(values) - own)
+  if unknown:
+    raise ValueError(f'--{", --".join(unknown)} do(es) not apply to --model={model_name}; '
+                     f'its hyperparameters are: {", ".join(sorted(own))}.')
+  merged = {k: v for k, v in get_dataset(dataset).defaults.items() if k in own}
+  merged.update(getattr(get_model_class(model_name), 'dataset_defaults', {}).get(dataset, {}))
+  merged.update(values)
+  return config_class(**merged)
+
+
 def run_name(model_name, model_config, batch):
   """Directory name from the model and its sorted hyperparameters (as the original)."""
   params = {**model_config.to_dict(), 'batch': batch}

@@ -1,0 +1,36 @@
+"""Every notebook runs top to bottom at its tiny default budget and draws its figures."""
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO
+
+NOTEBOOKS = sorted(n for n in os.listdir(os.path.join(REPO, 'notebooks')) if n.endswith('.ipynb'))
+
+
+def test_notebooks_are_generated_from_their_source():
+  import sys
+  sys.path.insert(0, os.path.join(REPO, 'notebooks'))
+  import make_notebooks
+  assert sorted(make_notebooks.NOTEBOOKS) == NOTEBOOKS
+  for name, cells in make_notebooks.NOTEBOOKS.items():
+    committed = nbformat.read(os.path.join(REPO, 'notebooks', name), as_version=4)
+    assert [c.source for c in committed.cells] == [c.source for c in cells()], (
+        f'{name} is stale: run python notebooks/make_notebooks.py')
+
+
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_notebook_executes_and_draws(name, tmp_path):
+  notebook = nbformat.read(os.path.join(REPO, 'notebooks', name), as_version=4)
+  NotebookClient(notebook, timeout=900, kernel_name='python3',
+                 resources={'metadata': {'path': str(tmp_path)}}).execute()
+  images = [o for cell in notebook.cells if cell.cell_type == 'code'
+            for o in cell.get('outputs', []) if 'image/png' in o.get('data', {})]
+  errors = [o for cell in notebook.cells if cell.cell_type == 'code'
+            for o in cell.get('outputs', []) if o.get('output_type') == 'error']
+  assert not errors
+  assert len(images) >= 2, f'{name} drew {len(images)} figures'
+  assert os.path.isdir(tmp_path / 'notebook_runs')  # it trained (tiny) models of its own
