@@ -11,6 +11,8 @@ from acai_tf.data.base import Dataset
 from acai_tf.data.lines32 import Lines32
 from acai_tf.data.records import REAL_DATASETS, MissingDataError, RecordDataset
 
+__all__ = ['DATASETS', 'Dataset', 'Lines32', 'MissingDataError', 'RecordDataset', 'get_dataset']
+
 DATASETS = {
     'lines32': lambda data_dir=None: Lines32(),
     **{name: functools.partial(RecordDataset, name, **spec) for name, spec in REAL_DATASETS.items()},

@@ -3,7 +3,6 @@
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from acai_tf.data import get_dataset

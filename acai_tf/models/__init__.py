@@ -10,6 +10,9 @@ from acai_tf.models.dropout import Dropout
 from acai_tf.models.vae import VAE
 from acai_tf.models.vqvae import VQVAE
 
+__all__ = ['MODELS', 'AEConfig', 'AutoEncoder', 'Step', 'get_model_class', 'AAE', 'ACAI',
+           'AdvAI', 'Baseline', 'Denoising', 'Dropout', 'VAE', 'VQVAE']
+
 MODELS = {
     'baseline': Baseline,
     'dropout': Dropout,
