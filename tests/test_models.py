@@ -1,6 +1,7 @@
 """One conformance suite over the whole model registry, plus golden checks of the losses."""
 
 import dataclasses
+import os
 
 import keras
 import numpy as np
@@ -124,6 +125,41 @@ class TestConformance:
         lr = model.learning_rates()[group]
         expected = w0 - lr * np.sqrt(b2) * g / (np.sqrt(b2) * np.abs(g) + 1.0)
         np.testing.assert_allclose(w1, expected, rtol=1e-4, atol=1e-7, err_msg=group)
+
+  def test_export_round_trip(self, name, tmp_path):
+    from acai_tf import export
+    model = make(name)
+    model.compile()
+    data = batch()
+    fit_steps(model, data, 1)
+    path = export.save(model, str(tmp_path), {'step': 1})
+    module, meta = export.load(path)
+    x = data[0]
+    z = model.encode(x)
+    np.testing.assert_allclose(module.encode(x), z, atol=1e-5)
+    np.testing.assert_allclose(module.decode(z), model.decode(z), atol=1e-5)
+    np.testing.assert_allclose(module.interpolate(z, z[::-1], tf.fill([8], 0.3)),
+                               model.interpolate(z, z[::-1], tf.fill([8], 0.3)), atol=1e-5)
+    assert meta['step'] == 1 and os.path.realpath(tmp_path / 'export') == path
+
+  def test_checkpoint_resume_continues_identically(self, name, tmp_path):
+    """Train 3 steps straight, or 2 steps, checkpoint, restore into a new model, 1 more."""
+    data = batch()
+    straight = make(name)
+    straight.compile()
+    fit_steps(straight, data, 3)
+
+    first = make(name)
+    first.compile()
+    fit_steps(first, data, 2)
+    save = tf.train.Checkpoint(model=first, **first.group_optimizers).save(str(tmp_path / 'c'))
+    resumed = make(name)
+    resumed.compile()
+    tf.train.Checkpoint(model=resumed, **resumed.group_optimizers).restore(save).assert_consumed()
+    assert int(resumed.step) == 2
+    fit_steps(resumed, data, 1)
+    for a, b in zip(weights(straight.variables), weights(resumed.variables)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
   def test_config_round_trip_and_validation(self, name):
     cls = MODELS[name].config_class
