@@ -24,6 +24,15 @@ import tensorflow as tf
 META_FILE = 'acai_tf.json'
 
 
+def write_atomic(path, text):
+  """Writes a text file through a temp file and a rename: readers see old or new, never half."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  tmp = f'{path}.tmp-{os.getpid()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
 def numpy_endpoint(fn, chunk=512):
   """Wraps a batched TF function (a live model's or an export's) as numpy in -> numpy out.
 

@@ -101,13 +101,6 @@ def run_name(model_name, model_config, batch):
   return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
 
 
-def _write_atomic(path, text):
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
 def read_metrics(run_dir):
   """Every report of a run, as a list of dicts (one per metrics.jsonl line)."""
   path = os.path.join(run_dir, METRICS_FILE)
@@ -175,7 +168,7 @@ class Run:
   def truncate_metrics(self, step):
     """Drops reports newer than the restored checkpoint (they will be made again)."""
     kept = [m for m in read_metrics(self.dir) if m['step'] <= step]
-    _write_atomic(os.path.join(self.dir, METRICS_FILE),
+    export.write_atomic(os.path.join(self.dir, METRICS_FILE),
                   ''.join(json.dumps(m) + '\n' for m in kept))
 
   def export(self, step):
@@ -352,7 +345,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
     log(f'{run.dir} is already trained to step {step} (kimg {config.kimg(step):.1f}) >= '
         f'total_kimg {config.total_kimg}; nothing to do. Raise --total_kimg to train further.')
     return run
-  _write_atomic(os.path.join(run.dir, CONFIG_FILE), json.dumps(run.record, indent=2) + '\n')
+  export.write_atomic(os.path.join(run.dir, CONFIG_FILE), json.dumps(run.record, indent=2) + '\n')
   run.truncate_metrics(step)
   describe(run, model, log)
   log(('resuming at' if step else 'starting at') + f' step {step} (kimg {config.kimg(step):.1f});'

@@ -45,18 +45,19 @@ class Dataset:
     return np.resize(images, (n,) + images.shape[1:]) if len(images) < n else images[:n]
 
 
-def numpy_batches(render, batch, seed, start_step, image_shape):
-  """tf.data stream of batches made by `render(rng, batch) -> (images, labels)`.
+def step_batches(take, batch, start_step, image_shape, dtype=tf.float32):
+  """tf.data stream of `take(step) -> (images, labels)` for step = start_step, start_step + 1, ...
 
-  Each batch gets its own numpy Generator seeded by (seed, batch index).
+  Batch i depends only on i, so a resumed run continues the stream exactly. uint8 images are
+  scaled to [-1, 1] in the graph (cheaper than in numpy).
   """
-  def make(step):
-    return render(np.random.default_rng([seed, int(step)]), batch)
-
-  def to_tensors(step):
-    images, labels = tf.numpy_function(make, [step], (tf.float32, tf.int64), stateful=False)
-    return tf.ensure_shape(images, (batch,) + tuple(image_shape)), tf.ensure_shape(labels, [batch])
+  def load(step):
+    images, labels = tf.numpy_function(take, [step], (dtype, tf.int64), stateful=False)
+    images = tf.ensure_shape(images, (batch,) + tuple(image_shape))
+    if dtype == tf.uint8:
+      images = tf.cast(images, tf.float32) / 127.5 - 1
+    return images, tf.ensure_shape(labels, [batch])
 
   return (tf.data.Dataset.counter(start_step)
-          .map(to_tensors, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+          .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
           .prefetch(tf.data.AUTOTUNE))

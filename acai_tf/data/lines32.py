@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from acai_tf.data.base import Dataset, numpy_batches
+from acai_tf.data.base import Dataset, step_batches
 from acai_tf.lines import NCLASS, SIZE, random_lines
 
 
@@ -19,8 +19,9 @@ class Lines32(Dataset):
   test_seed = 20190506  # fixed: every run and every model is scored on the same lines
 
   def train(self, batch, seed, start_step=0):
-    return numpy_batches(lambda rng, n: random_lines(rng, n)[:2], batch, seed, start_step,
-                         self.image_shape)
+    def take(step):  # each batch from its own Generator seeded by (seed, step)
+      return random_lines(np.random.default_rng([seed, int(step)]), batch)[:2]
+    return step_batches(take, batch, start_step, self.image_shape)
 
   def test(self):
     return _test_lines(self.test_seed, self.test_size)

@@ -21,7 +21,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from acai_tf.data.base import Dataset
+from acai_tf.data.base import Dataset, step_batches
 
 FEATURES = {'image': tf.io.FixedLenFeature([], tf.string),
             'label': tf.io.FixedLenFeature([], tf.int64)}
@@ -124,12 +124,13 @@ class RecordDataset(Dataset):
       return np.random.default_rng([seed, epoch]).permutation(n)
 
     def take(step):
-      position = step * batch + np.arange(batch)
-      epoch, offset = np.divmod(position, n)
-      index = np.array([permutation(e)[o] for e, o in zip(epoch, offset)])
+      epoch, offset = np.divmod(step * batch + np.arange(batch), n)
+      index = np.empty(batch, np.int64)
+      for e in np.unique(epoch):  # one or two epochs per batch
+        index[epoch == e] = permutation(e)[offset[epoch == e]]
       return images[index], labels[index]
 
-    return _indexed_batches(take, batch, start_step, self.image_shape)
+    return step_batches(take, batch, start_step, self.image_shape, tf.uint8)
 
   def test(self):
     images, labels = self.arrays('test')
@@ -140,17 +141,6 @@ class RecordDataset(Dataset):
     images, labels = self.arrays('train')
     return images[:limit].astype(np.float32) / 127.5 - 1, labels[:limit]
 
-
-def _indexed_batches(take, batch, start_step, image_shape):
-  """tf.data stream of batch `take(step)` for step = start_step, start_step + 1, ..."""
-  def load(step):
-    images, labels = tf.numpy_function(take, [step], (tf.uint8, tf.int64), stateful=False)
-    images = tf.ensure_shape(images, (batch,) + tuple(image_shape))
-    return tf.cast(images, tf.float32) / 127.5 - 1, tf.ensure_shape(labels, [batch])
-
-  return (tf.data.Dataset.counter(start_step)
-          .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-          .prefetch(tf.data.AUTOTUNE))
 
 # The paper's grid: mnist32 depth 16 and svhn32 / cifar10 / celeba32 depth 64, all with a 4x4
 # latent; latent 16 is the default (d_z 256); the runs/ scripts also cover 2 (and 64 on CIFAR).

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from acai_tf.data import get_dataset
 from acai_tf.export import numpy_endpoint as batched  # noqa: F401 (used by the programs)
+from acai_tf.export import write_atomic
 
 
 def load_export(path):
@@ -47,9 +48,5 @@ def result_path(export_dir, name):
 
 
 def write_result(path, record):
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
   print(f'wrote {path}', flush=True)
