@@ -1,5 +1,8 @@
 """Training throughput: python -m acai_tf.bench --model=acai --dataset=lines32
 
+  python -m acai_tf.bench --model=M --dataset=D [--batch=64] [--steps=50]
+      [--xla | --no-xla] [--precision=float32|mixed_float16|mixed_bfloat16]
+
 Times the same `fit` path training uses, after warm-up, as the median of
 several windows:
   - train step alone (a fixed batch repeated, so no input work),
@@ -19,14 +22,17 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from acai_tf import training
 from acai_tf.data import get_dataset
+from acai_tf.data.records import DataFormatError, MissingDataError
 from acai_tf.models import MODELS
-# The training binary's flags (--model, --dataset, --batch, --data_dir, hyperparameters) apply.
-from acai_tf.train import model_config_from_flags
+# The training binary's flags (--model, --dataset, --batch, --xla, --precision, --data_dir,
+# hyperparameters) apply.
+from acai_tf.train import fail, model_config_from_flags, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
-flags.DEFINE_integer('window', 50, 'Steps per timed window.')
+flags.DEFINE_integer('steps', 50, 'Steps per timed window.')
 flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
 
 
@@ -63,18 +69,20 @@ def time_pipeline(data, warmup, window, windows):
   return statistics.median(rates)
 
 
-def benchmark(model_name, model_config, dataset_name, batch, jit_compile='auto', warmup=20,
-              window=50, windows=3, data_dir=None, log=print):
+def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
+              warmup=20, window=50, windows=3, data_dir=None, log=print):
   """Measures one model; returns the dict printed as the last JSON line."""
   dataset = get_dataset(dataset_name, data_dir)
   dataset.check()
-  model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass)
-  model.compile(jit_compile=jit_compile)
+  model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
+                             precision=precision)
+  model.compile(jit_compile=training.jit_compile(xla))
   model.enter_phase(step=1 << 62, batch=batch)  # time the main (last) training phase
   data = dataset.train(batch, seed=0)
   fixed = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
   flops = model.train_flops_per_image()
-  log(f'{model_name} on {dataset_name}, batch {batch}, jit_compile={jit_compile}: '
+  xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
+  log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}: '
       f'{flops / 1e6:.1f} MFLOP per training image (analytic, convs and dense layers)')
   step = time_fit(model, fixed, warmup, window, windows) * batch
   log(f'  train step alone   {step:8.1f} img/s  ({step * flops / 1e9:6.1f} GFLOP/s)')
@@ -84,7 +92,8 @@ def benchmark(model_name, model_config, dataset_name, batch, jit_compile='auto',
   log(f'  end to end         {end_to_end:8.1f} img/s  ({end_to_end * flops / 1e9:6.1f} GFLOP/s)')
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   log(f'  peak resident memory {rss:.0f} MB')
-  return {'model': model_name, 'dataset': dataset_name, 'batch': batch,
+  return {'model': model_name, 'dataset': dataset_name, 'batch': batch, 'xla': xla,
+          'precision': precision,
           'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
           'end_to_end_img_s': round(end_to_end, 1),
           'gflops': round(end_to_end * flops / 1e9, 2),
@@ -93,16 +102,19 @@ def benchmark(model_name, model_config, dataset_name, batch, jit_compile='auto',
 
 
 def main(argv):
-  del argv
   logging.set_verbosity(logging.WARNING)
-  if FLAGS.warmup < 1 or FLAGS.window < 1 or FLAGS.windows < 1:
-    raise app.UsageError('--warmup, --window and --windows must be >= 1.')
-  model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
-  result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch,
-                     {'auto': 'auto', 'true': True, 'false': False}[FLAGS.jit_compile],
-                     FLAGS.warmup, FLAGS.window, FLAGS.windows, FLAGS.data_dir)
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch) < 1:
+    raise app.UsageError('--warmup, --steps, --windows and --batch must be >= 1.')
+  try:
+    model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+    result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
+                       FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir)
+  except (ValueError, MissingDataError, DataFormatError) as e:
+    fail(e)
   print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -2,6 +2,10 @@
 
 All convolutions are 'same'-padded with zero bias and an untruncated normal
 kernel of std 1/sqrt((1 + 0.2^2) * fan_in) (He init for leaky ReLU 0.2).
+
+`dtype` is a Keras dtype policy: 'float32', or 'mixed_float16' /
+'mixed_bfloat16' to compute in half precision with float32 weights. Every
+network's output is float32 whatever the policy, so losses and metrics are.
 """
 
 import keras
@@ -14,13 +18,18 @@ def conv_init():
       scale=1 / (1 + LEAK**2), mode='fan_in', distribution='untruncated_normal')
 
 
-def conv(x, filters, kernel, activation=True):
+def conv(x, filters, kernel, activation=True, dtype='float32'):
   x = keras.layers.Conv2D(filters, kernel, padding='same', kernel_initializer=conv_init(),
-                          bias_initializer='zeros')(x)
-  return keras.layers.LeakyReLU(LEAK)(x) if activation else x
+                          bias_initializer='zeros', dtype=dtype)(x)
+  return keras.layers.LeakyReLU(LEAK, dtype=dtype)(x) if activation else x
 
 
-def encoder(image_shape, scales, depth, latent, name='encoder'):
+def float32(x):
+  """Casts a network's output to float32 (an identity under the float32 policy)."""
+  return keras.layers.Activation('linear', dtype='float32', name='float32_output')(x)
+
+
+def encoder(image_shape, scales, depth, latent, name='encoder', dtype='float32'):
   """Linear 1x1 conv, `scales` x (2 conv3x3 + avg-pool), conv3x3, linear conv3x3.
 
   Args:
@@ -29,36 +38,37 @@ def encoder(image_shape, scales, depth, latent, name='encoder'):
     depth: channels at the first scale, doubled at each further scale.
     latent: channels of the output.
     name: model name.
+    dtype: Keras dtype policy of the layers (the output is float32 regardless).
 
   Returns:
     keras.Model mapping [B, H, W, C] to [B, H >> scales, W >> scales, latent].
   """
   x = inputs = keras.Input(image_shape)
-  x = conv(x, depth, 1, activation=False)
+  x = conv(x, depth, 1, activation=False, dtype=dtype)
   for i in range(scales):
-    x = conv(x, depth << i, 3)
-    x = conv(x, depth << i, 3)
-    x = keras.layers.AveragePooling2D(2)(x)
-  x = conv(x, depth << scales, 3)
-  x = conv(x, latent, 3, activation=False)
-  return keras.Model(inputs, x, name=name)
+    x = conv(x, depth << i, 3, dtype=dtype)
+    x = conv(x, depth << i, 3, dtype=dtype)
+    x = keras.layers.AveragePooling2D(2, dtype=dtype)(x)
+  x = conv(x, depth << scales, 3, dtype=dtype)
+  x = conv(x, latent, 3, activation=False, dtype=dtype)
+  return keras.Model(inputs, float32(x), name=name)
 
 
-def decoder(latent_shape, scales, depth, colors, name='decoder'):
+def decoder(latent_shape, scales, depth, colors, name='decoder', dtype='float32'):
   """`scales` x (2 conv3x3 + nearest 2x upsample), conv3x3, linear conv3x3 to colors."""
   x = inputs = keras.Input(latent_shape)
   for i in reversed(range(scales)):
-    x = conv(x, depth << i, 3)
-    x = conv(x, depth << i, 3)
-    x = keras.layers.UpSampling2D(2, interpolation='nearest')(x)
-  x = conv(x, depth, 3)
-  x = conv(x, colors, 3, activation=False)
-  return keras.Model(inputs, x, name=name)
+    x = conv(x, depth << i, 3, dtype=dtype)
+    x = conv(x, depth << i, 3, dtype=dtype)
+    x = keras.layers.UpSampling2D(2, interpolation='nearest', dtype=dtype)(x)
+  x = conv(x, depth, 3, dtype=dtype)
+  x = conv(x, colors, 3, activation=False, dtype=dtype)
+  return keras.Model(inputs, float32(x), name=name)
 
 
-def critic(image_shape, scales, depth, latent, name='critic'):
+def critic(image_shape, scales, depth, latent, name='critic', dtype='float32'):
   """The encoder architecture, its output averaged over H, W, C to one scalar per image."""
-  body = encoder(image_shape, scales, depth, latent, name=name + '_body')
+  body = encoder(image_shape, scales, depth, latent, name=name + '_body', dtype=dtype)
   x = inputs = keras.Input(image_shape)
   x = keras.ops.mean(body(x), axis=(1, 2, 3))
   return keras.Model(inputs, x, name=name)

@@ -21,6 +21,7 @@ from acai_tf import export, grids
 from acai_tf.data import get_dataset
 from acai_tf.evaluation.lines import evaluate_interpolations
 from acai_tf.models import get_model_class
+from acai_tf.models.base import PRECISIONS
 
 CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
@@ -41,7 +42,8 @@ class TrainConfig:
   batch: int = 64
   seed: int = 0
   strategy: str = 'auto'
-  jit_compile: str = 'auto'
+  xla: bool = None  # None: Keras' choice (on with a GPU, off on CPUs, where it measured slower)
+  precision: str = 'float32'
   checkpoint_minutes: float = 10.0
   eval_pairs: int = 256
   progress_seconds: float = 30.0
@@ -53,8 +55,10 @@ class TrainConfig:
       raise ValueError('total_kimg and report_kimg must be positive.')
     if self.strategy not in STRATEGIES:
       raise ValueError(f'strategy={self.strategy!r}; choose one of: {", ".join(STRATEGIES)}.')
-    if self.jit_compile not in ('auto', 'true', 'false'):
-      raise ValueError(f'jit_compile={self.jit_compile!r}; choose auto, true or false.')
+    if self.xla not in (None, True, False):
+      raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
+    if self.precision not in PRECISIONS:
+      raise ValueError(f'precision={self.precision!r}; choose one of: {", ".join(PRECISIONS)}.')
     if self.eval_pairs < 1 or self.checkpoint_minutes <= 0:
       raise ValueError('eval_pairs must be >= 1 and checkpoint_minutes > 0.')
 
@@ -63,6 +67,11 @@ class TrainConfig:
 
   def kimg(self, step):
     return step * self.batch / 1024
+
+
+def jit_compile(xla):
+  """Keras' `jit_compile` for an --xla value (None = Keras' own choice)."""
+  return 'auto' if xla is None else xla
 
 
 def _mirrored():
@@ -131,7 +140,8 @@ class Run:
       return
     with open(path) as f:
       saved = json.load(f)
-    fixed = ('dataset', 'batch', 'seed')
+    fixed = ('dataset', 'batch', 'seed', 'precision')
+    saved['train_config'].setdefault('precision', 'float32')  # runs made before the flag
     old = {'model': saved['model'], 'model_config': saved['model_config'],
            **{k: saved['train_config'][k] for k in fixed}}
     new = {'model': self.model_name, 'model_config': self.model_config.to_dict(),
@@ -144,9 +154,8 @@ class Run:
     cls = get_model_class(self.model_name)
     with self.strategy.scope():
       model = cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,
-                  seed=self.config.seed)
-      jit = {'auto': 'auto', 'true': True, 'false': False}[self.config.jit_compile]
-      model.compile(jit_compile=jit)
+                  seed=self.config.seed, precision=self.config.precision)
+      model.compile(jit_compile=jit_compile(self.config.xla))
       self.checkpoint = tf.train.Checkpoint(
           model=model, **{f'optimizer_{g}': o for g, o in model.group_optimizers.items()})
     self.manager = tf.train.CheckpointManager(

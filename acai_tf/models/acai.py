@@ -41,7 +41,7 @@ class ACAI(AutoEncoder):
   def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
     super().__init__(config, image_shape, nclass, seed, **kwargs)
     self.critic = nets.critic(self.image_shape, config.scales,
-                              config.advdepth or config.depth, config.latent)
+                              config.advdepth or config.depth, config.latent, dtype=self.precision)
 
   def compute_losses(self, x, seed):
     z = self.encoder(x, training=True)

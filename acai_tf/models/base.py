@@ -17,6 +17,8 @@ import tensorflow as tf
 from acai_tf import nets
 
 IMAGE_SIZE = 32
+# Keras dtype policies of the conv networks; outputs, losses and metrics stay float32.
+PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
 
 
 def hparam(default, help):  # noqa: A002 - mirrors absl's argument name
@@ -56,6 +58,30 @@ class AEConfig:
     return cls(**values)
 
 
+class Adam(keras.optimizers.Adam):
+  """keras.optimizers.Adam whose per-variable update is TensorFlow's fused Adam kernel.
+
+  The same update (Kingma & Ba with the bias correction folded into the step
+  size, epsilon outside the square root, as Keras and TF1 compute it) in one
+  `ResourceApplyAdam` op per variable instead of about ten element-wise ops:
+  fewer ops to schedule and fewer passes over the weights each step
+  (docs/performance.md). tests/test_speed.py checks it against Keras' Adam.
+  """
+
+  def update_step(self, gradient, variable, learning_rate):
+    dtype = variable.dtype
+    step = tf.cast(self.iterations + 1, dtype)
+    index = self._get_variable_index(variable)
+    tf.raw_ops.ResourceApplyAdam(
+        var=variable.handle, m=self._momentums[index].value.handle,
+        v=self._velocities[index].value.handle,
+        beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
+        beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
+        lr=tf.cast(learning_rate, dtype), beta1=tf.cast(self.beta_1, dtype),
+        beta2=tf.cast(self.beta_2, dtype), epsilon=tf.cast(self.epsilon, dtype),
+        grad=tf.cast(gradient, dtype))
+
+
 def mse(a, b):
   return tf.reduce_mean(tf.square(a - b))
 
@@ -83,21 +109,30 @@ class AutoEncoder(keras.Model):
 
   Subclasses change the training objective only; `encode`, `decode`,
   `interpolate` and the probe behave the same for every model.
+
+  `precision` (one of PRECISIONS) is the dtype policy of the conv networks
+  (`nets.*(..., dtype=self.precision)`); small dense heads stay float32. Under
+  'mixed_float16' every optimizer is wrapped in a dynamic LossScaleOptimizer.
   """
   config_class = AEConfig
   logged = ('loss_ae', 'rmse')
 
   def __init__(self, config, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), nclass=10, seed=0,
-               **kwargs):
+               precision='float32', **kwargs):
     super().__init__(**kwargs)
+    if precision not in PRECISIONS:
+      raise ValueError(f'precision={precision!r}; choose one of: {", ".join(PRECISIONS)}.')
+    self.precision = precision
     self.config = config
     self.image_shape = tuple(image_shape)
     shrink = 1 << config.scales
     self.latent_shape = (image_shape[0] // shrink, image_shape[1] // shrink, config.latent)
     self.nclass = nclass
     self.seed = seed
-    self.encoder = nets.encoder(self.image_shape, config.scales, config.depth, config.latent)
-    self.decoder = nets.decoder(self.latent_shape, config.scales, config.depth, image_shape[-1])
+    self.encoder = nets.encoder(self.image_shape, config.scales, config.depth, config.latent,
+                                dtype=precision)
+    self.decoder = nets.decoder(self.latent_shape, config.scales, config.depth, image_shape[-1],
+                                dtype=precision)
     # The probe: one dense layer on stop_gradient(latent); skipped for unlabelled data.
     self.classifier = None
     if nclass > 1:
@@ -188,8 +223,11 @@ class AutoEncoder(keras.Model):
     """One Adam per variable group (TF1 epsilon 1e-8), built on its own variables."""
     groups = self.variable_groups()
     self.group_optimizers = {
-        group: keras.optimizers.Adam(lr, epsilon=1e-8, name=f'adam_{group}')
+        group: Adam(lr, epsilon=1e-8, name=f'adam_{group}')
         for group, lr in self.learning_rates().items()}
+    if self.precision == 'mixed_float16':  # float16 gradients underflow without loss scaling
+      self.group_optimizers = {group: keras.optimizers.LossScaleOptimizer(optimizer)
+                               for group, optimizer in self.group_optimizers.items()}
     for group, optimizer in self.group_optimizers.items():
       optimizer.build(groups[group])
     # Keras' own `optimizer` is the AE one (it also drives Keras' learning-rate logs).
@@ -216,9 +254,11 @@ class AutoEncoder(keras.Model):
         logs['classify_latent'] = losses['classifier'] = tf.reduce_mean(
             keras.losses.sparse_categorical_crossentropy(label, self.classifier(flat),
                                                          from_logits=True))
-      # Keras sums gradients over replicas, so each replica's loss is scaled down.
+      # Keras sums gradients over replicas, so each replica's loss is scaled down;
+      # `scale_loss` multiplies by the dynamic loss scale under mixed_float16 (else 1).
       scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-      scaled = {group: loss * scale for group, loss in losses.items()}
+      scaled = {group: self.group_optimizers[group].scale_loss(loss * scale)
+                for group, loss in losses.items()}
     # Groups without a loss in this step (e.g. a frozen module) are left alone.
     groups = {g: v for g, v in self.variable_groups().items() if g in losses}
     grads = {group: tape.gradient(scaled[group], variables) for group, variables in groups.items()}

@@ -1,0 +1,162 @@
+"""Speed work keeps the maths: fused calls equal the straightforward step; precision and bench."""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acai_tf import bench, training
+from acai_tf.data import get_dataset
+from acai_tf.models import MODELS
+from acai_tf.models.acai import ACAI, ACAIConfig
+from acai_tf.models.base import Adam, mse
+from conftest import run_module
+
+TINY = dict(depth=4, latent=4, latent_width=4)
+
+
+def straightforward_acai(model, x, seed):
+  """ACAI's losses written call by call, as the paper reads (two decoder, two critic calls)."""
+  z = model.encoder(x, training=True)
+  x_hat = model.decoder(z, training=True)
+  alpha = tf.random.stateless_uniform([x.shape[0], 1, 1, 1], seed)
+  alpha = 0.5 - tf.abs(alpha - 0.5)
+  x_mix = model.decoder(alpha * z + (1 - alpha) * z[::-1], training=True)
+  critic_mix = model.critic(x_mix, training=True)
+  critic_real = model.critic(x_hat + model.config.reg * (x - x_hat), training=True)
+  loss_disc = tf.reduce_mean(tf.square(critic_mix - tf.reshape(alpha, [-1])))
+  return {'ae': mse(x, x_hat) + model.config.advweight * tf.reduce_mean(tf.square(critic_mix)),
+          'critic': loss_disc + tf.reduce_mean(tf.square(critic_real))}
+
+
+def losses_and_gradients(model, fn, x, seed):
+  groups = model.variable_groups()
+  with tf.GradientTape(persistent=True) as tape:
+    losses = fn(x, seed)
+  grads = {g: tape.gradient(losses[g], groups[g]) for g in ('ae', 'critic')}
+  return {g: float(losses[g]) for g in ('ae', 'critic')}, grads
+
+
+def test_acai_step_equals_the_straightforward_step():
+  images = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 1)).astype('float32')
+  x = tf.constant(images)
+  model = ACAI(ACAIConfig(depth=8, latent=4, latent_width=4))
+  seed = tf.constant([3, 7], tf.int64)
+  fused_losses, fused_grads = losses_and_gradients(
+      model, lambda x, s: model.compute_losses(x, s).losses, x, seed)
+  plain_losses, plain_grads = losses_and_gradients(
+      model, lambda x, s: straightforward_acai(model, x, s), x, seed)
+  assert fused_losses == pytest.approx(plain_losses, rel=1e-5)
+  for group in ('ae', 'critic'):
+    assert len(fused_grads[group]) == len(plain_grads[group])
+    for a, b in zip(fused_grads[group], plain_grads[group]):
+      scale = float(tf.reduce_max(tf.abs(b))) + 1e-12
+      np.testing.assert_allclose(a.numpy() / scale, b.numpy() / scale, atol=1e-5)
+    assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in fused_grads[group])
+
+
+@pytest.mark.parametrize('precision', ['mixed_float16', 'mixed_bfloat16'])
+def test_mixed_precision_acai_steps_are_finite_with_float32_outputs(precision):
+  dataset = get_dataset('lines32')
+  model = ACAI(ACAIConfig(**TINY), dataset.image_shape, dataset.nclass, precision=precision)
+  model.compile()
+  half = precision.split('_')[1]
+  conv = next(l for l in model.decoder.layers if isinstance(l, keras.layers.Conv2D))
+  assert conv.compute_dtype == half and conv.kernel.dtype == 'float32'
+  assert isinstance(model.group_optimizers['ae'], keras.optimizers.LossScaleOptimizer) == (
+      precision == 'mixed_float16')
+  history = model.fit(dataset.train(8, seed=0), epochs=1, steps_per_epoch=3, verbose=0,
+                      shuffle=False)
+  for name in ACAI.logged + ('classify_latent',):
+    assert np.isfinite(history.history[name][-1]), name
+  x = next(iter(dataset.train(8, seed=1)))[0]
+  assert model.encode(x).dtype == tf.float32 and model.decode(model.encode(x)).dtype == tf.float32
+  assert model.critic(x).dtype == tf.float32
+  assert int(model.step) == 3
+
+
+def test_every_model_runs_a_mixed_bfloat16_step():
+  dataset = get_dataset('lines32')
+  for name, cls in MODELS.items():
+    model = cls(cls.config_class(**TINY), dataset.image_shape, dataset.nclass,
+                precision='mixed_bfloat16')
+    model.compile()
+    logs = model.fit(dataset.train(8, seed=0), epochs=1, steps_per_epoch=1, verbose=0,
+                     shuffle=False).history
+    assert logs and all(np.isfinite(v[-1]) for v in logs.values()), (name, logs)
+
+
+def test_unknown_precision_is_refused():
+  with pytest.raises(ValueError, match='mixed_bfloat16'):
+    ACAI(ACAIConfig(**TINY), precision='float16')
+
+
+def test_every_registered_model_can_be_benchmarked():
+  for name, cls in MODELS.items():
+    result = bench.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
+                             window=2, windows=1, log=lambda s: None)
+    for key in ('train_step_img_s', 'pipeline_img_s', 'end_to_end_img_s', 'gflops',
+                'peak_rss_mb'):
+      assert result[key] > 0, (name, key, result)
+    assert result['gflops'] == pytest.approx(
+        result['end_to_end_img_s'] * result['mflop_per_image'] / 1e3, rel=0.02)
+
+
+def test_bench_cli_prints_json_last(tmp_path):
+  out = run_module('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
+                   '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
+                   '--no-xla', '--precision=mixed_bfloat16')
+  assert out.returncode == 0, out.stderr[-2000:]
+  lines = out.stdout.strip().splitlines()
+  result = json.loads(lines[-1])
+  assert result['xla'] is False and result['precision'] == 'mixed_bfloat16'
+  assert result['batch'] == 8 and result['end_to_end_img_s'] > 0
+  assert any('end to end' in line and 'GFLOP/s' in line for line in lines)
+  bad = run_module('acai_tf.bench', '--model=baseline', '--precision=float8')
+  assert bad.returncode != 0 and 'float8' in bad.stderr
+
+
+def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
+  config = training.TrainConfig(train_dir=str(tmp_path), total_kimg=16 * 8 / 1024,
+                                report_kimg=16 * 8 / 1024, batch=8, eval_pairs=4,
+                                precision='mixed_bfloat16')
+  run = training.train('acai', ACAIConfig(**TINY), config, log=lambda s: None)
+  [report] = training.read_metrics(run.dir)
+  assert report['step'] == 16 and np.isfinite(report['loss_ae'])
+  exported = tf.saved_model.load(os.path.join(run.dir, 'export'))
+  z = exported.encode(tf.zeros([2, 32, 32, 1]))
+  assert z.dtype == tf.float32 and exported.decode(z).dtype == tf.float32
+  # The precision is part of what a run is: resuming it as float32 is refused.
+  with pytest.raises(training.RunError, match='precision'):
+    training.train('acai', ACAIConfig(**TINY), dataclasses.replace(config, precision='float32'),
+                   log=lambda s: None)
+
+
+def test_train_config_checks_xla_and_precision():
+  with pytest.raises(ValueError, match='precision'):
+    training.TrainConfig(precision='bfloat16')
+  with pytest.raises(ValueError, match='xla'):
+    training.TrainConfig(xla='auto')
+  assert training.jit_compile(None) == 'auto' and training.jit_compile(False) is False
+
+
+def test_fused_adam_equals_keras_adam():
+  rng = np.random.default_rng(0)
+  shapes = [(3, 3, 2, 4), (4,), (7, 5)]
+  fused_vars = [keras.Variable(rng.normal(size=s).astype('float32')) for s in shapes]
+  keras_vars = [keras.Variable(v.numpy()) for v in fused_vars]
+  fused = Adam(1e-2, epsilon=1e-8)
+  reference = keras.optimizers.Adam(1e-2, epsilon=1e-8)
+  for _ in range(5):
+    grads = [tf.constant(rng.normal(size=s).astype('float32')) for s in shapes]
+    fused.apply(grads, fused_vars)
+    reference.apply(grads, keras_vars)
+  for a, b in zip(fused_vars, keras_vars):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+  for a, b in zip(fused.variables, reference.variables):  # iterations, m, v
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+  assert int(fused.iterations) == 5
