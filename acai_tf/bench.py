@@ -26,14 +26,16 @@ from acai_tf import training
 from acai_tf.data import get_dataset
 from acai_tf.data.records import DataFormatError, MissingDataError
 from acai_tf.models import MODELS
-# The training binary's flags (--model, --dataset, --batch, --xla, --precision, --data_dir,
-# hyperparameters) apply.
-from acai_tf.train import fail, model_config_from_flags, parse_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
-flags.DEFINE_integer('steps', 50, 'Steps per timed window.')
-flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
+
+
+def define_flags():
+  """The bench's flags; the training binary's (--model, --dataset, --batch, --xla,
+  --precision, --data_dir, hyperparameters) come with importing acai_tf.train."""
+  flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
+  flags.DEFINE_integer('steps', 50, 'Steps per timed window.')
+  flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
 
 
 class _StepClock(keras.callbacks.Callback):
@@ -108,13 +110,16 @@ def main(argv):
   if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch) < 1:
     raise app.UsageError('--warmup, --steps, --windows and --batch must be >= 1.')
   try:
-    model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+    model_config = train.model_config_from_flags(FLAGS.model, FLAGS.dataset)
     result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
                        FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir)
   except (ValueError, MissingDataError, DataFormatError) as e:
-    fail(e)
+    train.fail(e)
   print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  # Flags are defined only when run as a binary, so tests can import `benchmark`.
+  from acai_tf import train
+  define_flags()
+  app.run(main, flags_parser=train.parse_flags)
