@@ -2,6 +2,7 @@
 
   python -m acai_tf.bench --model=M --dataset=D [--batch=64] [--steps=50]
       [--xla | --no-xla] [--precision=float32|mixed_float16|mixed_bfloat16]
+      [--steps_per_execution=16]
 
 Times the same `fit` path training uses, after warm-up, as the median of
 several windows:
@@ -48,12 +49,17 @@ class _StepClock(keras.callbacks.Callback):
 
 
 def time_fit(model, data, warmup, window, windows):
-  """Median steps/s of `fit` on `data`, over `windows` windows of `window` steps."""
+  """Median steps/s of `fit` on `data`, over `windows` windows of `window` executions.
+
+  Keras calls back once per execution (`model.steps_per_execution` steps), so
+  warm-up and windows count executions.
+  """
   clock = _StepClock()
-  model.fit(data, epochs=1, steps_per_epoch=warmup + window * windows, callbacks=[clock],
-            verbose=0, shuffle=False)
+  model.fit(data, epochs=1, callbacks=[clock], verbose=0, shuffle=False,
+            steps_per_epoch=(warmup + window * windows) * model.steps_per_execution)
   t = clock.times[warmup - 1:]
-  return statistics.median(window / (t[(i + 1) * window] - t[i * window]) for i in range(windows))
+  steps = window * model.steps_per_execution
+  return statistics.median(steps / (t[(i + 1) * window] - t[i * window]) for i in range(windows))
 
 
 def time_pipeline(data, warmup, window, windows):
@@ -72,30 +78,37 @@ def time_pipeline(data, warmup, window, windows):
 
 
 def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
-              warmup=20, window=50, windows=3, data_dir=None, log=print):
-  """Measures one model; returns the dict printed as the last JSON line."""
+              warmup=20, window=50, windows=3, data_dir=None, steps_per_execution=16, log=print):
+  """Measures one model; returns the dict printed as the last JSON line.
+
+  `warmup` and `window` are in steps, rounded up to whole executions.
+  """
   dataset = get_dataset(dataset_name, data_dir)
   dataset.check()
   model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
                              precision=precision)
   model.compile(jit_compile=training.jit_compile(xla))
   model.enter_phase(step=1 << 62, batch=batch)  # time the main (last) training phase
+  model.set_steps_per_execution(steps_per_execution)
+  executions = lambda steps: -(-steps // steps_per_execution)  # noqa: E731 - rounded up
   data = dataset.train(batch, seed=0)
   fixed = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
   flops = model.train_flops_per_image()
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
-  log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}: '
+  log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
+      f'{steps_per_execution} steps per execution: '
       f'{flops / 1e6:.1f} MFLOP per training image (analytic, convs and dense layers)')
-  step = time_fit(model, fixed, warmup, window, windows) * batch
+  timing = (executions(warmup), executions(window), windows)
+  step = time_fit(model, fixed, *timing) * batch
   log(f'  train step alone   {step:8.1f} img/s  ({step * flops / 1e9:6.1f} GFLOP/s)')
   pipeline = time_pipeline(data, warmup, window, windows) * batch
   log(f'  input pipeline     {pipeline:8.1f} img/s')
-  end_to_end = time_fit(model, data, warmup, window, windows) * batch
+  end_to_end = time_fit(model, data, *timing) * batch
   log(f'  end to end         {end_to_end:8.1f} img/s  ({end_to_end * flops / 1e9:6.1f} GFLOP/s)')
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   log(f'  peak resident memory {rss:.0f} MB')
   return {'model': model_name, 'dataset': dataset_name, 'batch': batch, 'xla': xla,
-          'precision': precision,
+          'precision': precision, 'steps_per_execution': steps_per_execution,
           'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
           'end_to_end_img_s': round(end_to_end, 1),
           'gflops': round(end_to_end * flops / 1e9, 2),
@@ -107,12 +120,14 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch) < 1:
-    raise app.UsageError('--warmup, --steps, --windows and --batch must be >= 1.')
+  if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch, FLAGS.steps_per_execution) < 1:
+    raise app.UsageError('--warmup, --steps, --windows, --batch and --steps_per_execution must '
+                         'be >= 1.')
   try:
     model_config = train.model_config_from_flags(FLAGS.model, FLAGS.dataset)
     result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
-                       FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir)
+                       FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir,
+                       FLAGS.steps_per_execution)
   except (ValueError, MissingDataError, DataFormatError) as e:
     train.fail(e)
   print(json.dumps(result), flush=True)

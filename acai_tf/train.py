@@ -35,6 +35,8 @@ flags.DEFINE_enum('precision', 'float32', list(PRECISIONS),
                   'Dtype policy of the conv networks: mixed_float16 (GPUs, with loss scaling) or '
                   'mixed_bfloat16 (TPUs, recent GPUs and CPUs) compute in half precision with '
                   'float32 weights, outputs and losses.')
+flags.DEFINE_integer('steps_per_execution', 16, 'Train steps per call into TensorFlow (amortises '
+                     "Keras' per-call cost; progress and checkpoints happen between calls).")
 flags.DEFINE_float('checkpoint_minutes', 10, 'Also checkpoint whenever this much time passed.')
 flags.DEFINE_integer('eval_pairs', 256, 'Line pairs scored at each lines32 report (paper: 256).')
 flags.DEFINE_float('progress_seconds', 30, 'Print a progress line this often.')
@@ -86,7 +88,7 @@ def main(argv):
         dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, train_dir=FLAGS.train_dir, total_kimg=FLAGS.total_kimg,
         report_kimg=FLAGS.report_kimg, batch=FLAGS.batch, seed=FLAGS.seed,
         strategy=FLAGS.strategy, xla=FLAGS.xla, precision=FLAGS.precision,
-        checkpoint_minutes=FLAGS.checkpoint_minutes, eval_pairs=FLAGS.eval_pairs,
+        steps_per_execution=FLAGS.steps_per_execution, checkpoint_minutes=FLAGS.checkpoint_minutes, eval_pairs=FLAGS.eval_pairs,
         progress_seconds=FLAGS.progress_seconds)
   except ValueError as e:
     fail(e)

@@ -44,6 +44,7 @@ class TrainConfig:
   strategy: str = 'auto'
   xla: bool = None  # None: Keras' choice (on with a GPU, off on CPUs, where it measured slower)
   precision: str = 'float32'
+  steps_per_execution: int = 16  # train steps per call into TensorFlow (see `execution_sizes`)
   checkpoint_minutes: float = 10.0
   eval_pairs: int = 256
   progress_seconds: float = 30.0
@@ -59,6 +60,8 @@ class TrainConfig:
       raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
     if self.precision not in PRECISIONS:
       raise ValueError(f'precision={self.precision!r}; choose one of: {", ".join(PRECISIONS)}.')
+    if self.steps_per_execution < 1:
+      raise ValueError(f'steps_per_execution={self.steps_per_execution} must be >= 1.')
     if self.eval_pairs < 1 or self.checkpoint_minutes <= 0:
       raise ValueError('eval_pairs must be >= 1 and checkpoint_minutes > 0.')
 
@@ -301,6 +304,15 @@ class Evaluator:
                                   self.dataset.eval_pool(), self.model.latent_shape, rng)
 
 
+def execution_size(steps, most):
+  """Steps per execution for a `fit` of `steps` steps: the largest divisor of `steps` <= `most`.
+
+  Keras runs whole executions, so a divisor keeps every report, phase boundary
+  and the end of training exact.
+  """
+  return max(k for k in range(1, min(most, steps) + 1) if steps % k == 0)
+
+
 def _segments(step, total, every, boundaries=()):
   """Splits [step, total) at multiples of `every` and at `boundaries`.
 
@@ -363,6 +375,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
                Progress(run, total, config.progress_seconds, log), Reporter(run, every, total, log)]
   for epochs, steps in _segments(step, total, every, model.phase_boundaries(config.batch)):
     model.enter_phase(int(model.step), config.batch)
+    model.set_steps_per_execution(execution_size(steps, config.steps_per_execution))
     data = run.dataset.train(config.batch, config.seed, start_step=int(model.step))
     model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0,
               shuffle=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, training
+from acai_tf import bench, nets, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
@@ -98,7 +98,7 @@ def test_unknown_precision_is_refused():
 def test_every_registered_model_can_be_benchmarked():
   for name, cls in MODELS.items():
     result = bench.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
-                             window=2, windows=1, log=lambda s: None)
+                             window=2, windows=1, steps_per_execution=2, log=lambda s: None)
     for key in ('train_step_img_s', 'pipeline_img_s', 'end_to_end_img_s', 'gflops',
                 'peak_rss_mb'):
       assert result[key] > 0, (name, key, result)
@@ -109,11 +109,12 @@ def test_every_registered_model_can_be_benchmarked():
 def test_bench_cli_prints_json_last(tmp_path):
   out = run_module('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
                    '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
-                   '--no-xla', '--precision=mixed_bfloat16')
+                   '--no-xla', '--precision=mixed_bfloat16', '--steps_per_execution=2')
   assert out.returncode == 0, out.stderr[-2000:]
   lines = out.stdout.strip().splitlines()
   result = json.loads(lines[-1])
   assert result['xla'] is False and result['precision'] == 'mixed_bfloat16'
+  assert result['steps_per_execution'] == 2
   assert result['batch'] == 8 and result['end_to_end_img_s'] > 0
   assert any('end to end' in line and 'GFLOP/s' in line for line in lines)
   bad = run_module('acai_tf.bench', '--model=baseline', '--precision=float8')
@@ -160,3 +161,114 @@ def test_fused_adam_equals_keras_adam():
   for a, b in zip(fused.variables, reference.variables):  # iterations, m, v
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
   assert int(fused.iterations) == 5
+
+
+# ---- fast conv paths and LeakyReLU (acai_tf.nets) against plain Keras layers ---------------
+
+@pytest.mark.parametrize('shape, filters, kernel, path', [
+    ((32, 32, 1), 16, 1, 'pointwise'),  # the encoder's first layer
+    ((2, 2, 8), 12, 3, 'dense'),        # bottleneck layers
+    ((1, 1, 8), 6, 3, 'dense'),         # latent_width=1
+    ((1, 4, 5), 3, 3, 'dense'),
+    ((8, 8, 6), 1, 3, 'depthwise'),     # the decoder's last layer
+    ((4, 4, 6), 5, 3, 'conv'),
+])
+def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
+  rng = np.random.default_rng(1)
+  fast = nets.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal')
+  plain = keras.layers.Conv2D(filters, kernel, padding='same')
+  x = tf.constant(rng.normal(size=(5, *shape)).astype('float32'))
+  fast(x), plain(x)
+  assert fast.kernel_path == path
+  plain.set_weights(fast.get_weights())
+  upstream = tf.constant(rng.normal(size=(5, *shape[:2], filters)).astype('float32'))
+  results = []
+  for layer in (fast, plain):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+      loss = tf.reduce_sum(y * upstream)
+    results.append([y, *tape.gradient(loss, [x, layer.kernel, layer.bias])])
+  for a, b in zip(*results):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5,
+                               atol=1e-5 * float(tf.reduce_max(tf.abs(b))))
+
+
+def test_leaky_relu_gradient_from_its_output_equals_keras():
+  x = tf.constant([[-2.0, -0.5, 0.0, 0.3, 4.0]])
+  grads = []
+  for layer in (nets.LeakyReLU(nets.LEAK), keras.layers.LeakyReLU(nets.LEAK)):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+      loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0]]))
+    grads.append((y, tape.gradient(loss, x)))
+  for a, b in zip(*grads):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize('name', sorted(MODELS))
+def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradients(name):
+  """The whole step: same losses and gradients as the same model built from plain Keras layers."""
+  cls = MODELS[name]
+  config = cls.config_class(depth=4, latent=4, latent_width=2)  # reaches every fast path
+  fast = cls(config)
+  with nets.straightforward():
+    plain = cls(config)
+  plain.set_weights(fast.get_weights())
+  paths = {getattr(l, 'kernel_path', 'keras') for l in nets._leaf_layers(fast)}
+  assert {'pointwise', 'dense', 'depthwise', 'conv'} <= paths
+  assert not any(isinstance(l, nets.Conv2D) for l in nets._leaf_layers(plain))
+  x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype('float32'))
+  seed = tf.constant([3, 7], tf.int64)
+  results = []
+  for model in (fast, plain):
+    groups = model.variable_groups()
+    with tf.GradientTape(persistent=True) as tape:
+      losses = model.compute_losses(x, seed).losses
+    results.append({g: (float(loss), tape.gradient(loss, groups[g])) for g, loss in losses.items()})
+  assert results[0].keys() == results[1].keys()
+  for group, (loss, grads) in results[0].items():
+    plain_loss, plain_grads = results[1][group]
+    assert loss == pytest.approx(plain_loss, rel=1e-5), group
+    # Float32 rounding differs with the summation order; measure it against the group's scale.
+    scale = max(float(tf.reduce_max(tf.abs(g))) for g in plain_grads if g is not None)
+    assert scale > 0
+    for a, b in zip(grads, plain_grads):
+      assert (a is None) == (b is None)
+      if a is not None:
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4 * scale)
+
+
+def test_fast_paths_run_in_half_precision():
+  for precision in ('mixed_float16', 'mixed_bfloat16'):
+    model = ACAI(ACAIConfig(depth=4, latent=4, latent_width=2), precision=precision)
+    x = tf.zeros([2, 32, 32, 1])
+    assert model.decode(model.encode(x)).dtype == tf.float32
+    assert np.isfinite(model.critic(x).numpy()).all()
+
+
+# ---- steps per execution --------------------------------------------------------------------
+
+def test_execution_size_divides_every_fit():
+  assert training.execution_size(1024, 16) == 16
+  assert training.execution_size(1000, 16) == 10
+  assert training.execution_size(17, 16) == 1
+  assert training.execution_size(3, 16) == 3
+  assert training.execution_size(12, 1) == 1
+  with pytest.raises(ValueError, match='steps_per_execution'):
+    training.TrainConfig(steps_per_execution=0)
+
+
+def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
+  """Reports land on their steps whatever the execution size, also after resuming mid-way."""
+  kimg = lambda steps: steps * 8 / 1024  # noqa: E731
+  config = training.TrainConfig(train_dir=str(tmp_path), total_kimg=kimg(5), report_kimg=kimg(5),
+                                batch=8, eval_pairs=4, steps_per_execution=4)
+  training.train('baseline', MODELS['baseline'].config_class(**TINY), config, log=lambda s: None)
+  # Resume from step 5 to 12, reporting every 4: fits of 3 and 4 steps.
+  config = dataclasses.replace(config, total_kimg=kimg(12), report_kimg=kimg(4))
+  run = training.train('baseline', MODELS['baseline'].config_class(**TINY), config,
+                       log=lambda s: None)
+  assert [r['step'] for r in training.read_metrics(run.dir)] == [5, 8, 12]
+  assert int(run.model.step) == 12 and run.model.steps_per_execution == 4

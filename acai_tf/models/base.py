@@ -234,6 +234,16 @@ class AutoEncoder(keras.Model):
     super().compile(optimizer=self.group_optimizers['ae'], jit_compile=jit_compile,
                     steps_per_execution=steps_per_execution)
 
+  def set_steps_per_execution(self, steps):
+    """Train steps per call of the compiled train function (re-traced when this changes).
+
+    Each call has a fixed cost (Keras' Python loop, the call into TensorFlow);
+    several steps per call amortise it: docs/performance.md.
+    """
+    if steps != self.steps_per_execution:
+      self.steps_per_execution = steps
+      self.train_function = None
+
   @property
   def metrics(self):
     return list(self.trackers.values())
