@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -272,3 +274,14 @@ def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
                        log=lambda s: None)
   assert [r['step'] for r in training.read_metrics(run.dir)] == [5, 8, 12]
   assert int(run.model.step) == 12 and run.model.steps_per_execution == 4
+
+
+def test_interleaved_script_times_models_side_by_side():
+  script = os.path.join(os.path.dirname(__file__), '..', 'runs', 'interleaved.py')
+  out = subprocess.run([sys.executable, script, '--models=baseline,dropout', '--rounds=1',
+                        '--steps=16', '--batch=8'], capture_output=True, text=True)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert 'round 1: baseline' in out.stdout and '1.00x baseline' in out.stdout
+  assert 'x baseline' in out.stdout.splitlines()[-1]  # dropout's ratio
+  bad = subprocess.run([sys.executable, script, '--models=resnet'], capture_output=True, text=True)
+  assert bad.returncode != 0 and 'resnet' in bad.stderr
