@@ -60,8 +60,8 @@ class Conv2D(keras.layers.Conv2D):
   """Keras' Conv2D ('same' padding, stride 1), computed another way where that is faster.
 
   oneDNN's convolution is slow on three shapes of these networks; there the
-  layer computes the same sums (same variables, same values and gradients up to
-  float rounding) as one matrix product instead:
+  layer computes the same sums another way (same variables, same values and
+  gradients up to float rounding):
     - 'pointwise': a 1x1 kernel on one input channel (the encoder's first layer);
     - 'dense': images of at most 2x2 pixels, where the kernel's taps are gathered
       into one [H*W*C_in, H*W*C_out] matrix (the bottleneck layers);
