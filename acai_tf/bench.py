@@ -78,7 +78,8 @@ def time_pipeline(data, warmup, window, windows):
 
 
 def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
-              warmup=20, window=50, windows=3, data_dir=None, steps_per_execution=16, log=print):
+              warmup=20, window=50, windows=3, data_dir=None,
+              steps_per_execution=training.STEPS_PER_EXECUTION, log=print):
   """Measures one model; returns the dict printed as the last JSON line.
 
   `warmup` and `window` are in steps, rounded up to whole executions.

@@ -35,8 +35,9 @@ flags.DEFINE_enum('precision', 'float32', list(PRECISIONS),
                   'Dtype policy of the conv networks: mixed_float16 (GPUs, with loss scaling) or '
                   'mixed_bfloat16 (TPUs, recent GPUs and CPUs) compute in half precision with '
                   'float32 weights, outputs and losses.')
-flags.DEFINE_integer('steps_per_execution', 16, 'Train steps per call into TensorFlow (amortises '
-                     "Keras' per-call cost; progress and checkpoints happen between calls).")
+flags.DEFINE_integer('steps_per_execution', training.STEPS_PER_EXECUTION,
+                     "Train steps per call into TensorFlow (amortises Keras' per-call cost; "
+                     'progress and checkpoints happen between calls).')
 flags.DEFINE_float('checkpoint_minutes', 10, 'Also checkpoint whenever this much time passed.')
 flags.DEFINE_integer('eval_pairs', 256, 'Line pairs scored at each lines32 report (paper: 256).')
 flags.DEFINE_float('progress_seconds', 30, 'Print a progress line this often.')

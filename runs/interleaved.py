@@ -15,10 +15,9 @@ import statistics
 import tensorflow as tf
 
 from acai_tf.bench import time_fit
+from acai_tf.training import STEPS_PER_EXECUTION
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
-
-STEPS_PER_EXECUTION = 16
 
 
 def main():
