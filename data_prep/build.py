@@ -7,10 +7,15 @@ and `label` (int64), in source order.
 Sources:
   --source=dir   the official raw files you downloaded, in --raw_dir (works offline)
   --source=tfds  tensorflow-datasets downloads them (needs internet)
+
+Bad raw files stop the build before anything is written, with one `error:` line on stderr
+and exit code 2 (--debug or ACAI_DEBUG=1: the traceback instead). Temp files left in the
+output folder by killed builds are removed when the next build starts.
 """
 
 import collections
 import os
+import re
 import socket
 import sys
 import time
@@ -20,12 +25,19 @@ from absl import app, flags, logging
 from data_prep.readers import READERS, RAW_FILES, RawDataError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('dataset', None, list(READERS), 'Dataset to build.')
-flags.DEFINE_enum('source', None, ['dir', 'tfds'],
-                  'Where images come from; default: dir if --raw_dir is given, else tfds.')
-flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir).')
-flags.DEFINE_string('data_dir', os.environ.get('ACAI_DATA'),
-                    'Output folder (default: $ACAI_DATA); training reads it with --data_dir.')
+
+
+def define_flags():
+  """The program's flags; only defined when run as a program, so importing defines none."""
+  flags.DEFINE_enum('dataset', None, list(READERS), 'Dataset to build.')
+  flags.DEFINE_enum('source', None, ['dir', 'tfds'],
+                    'Where images come from; default: dir if --raw_dir is given, else tfds.')
+  flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir).')
+  flags.DEFINE_string('data_dir', os.environ.get('ACAI_DATA'),
+                      'Output folder (default: $ACAI_DATA); training reads it with --data_dir.')
+  flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
+                    'Show the traceback of a failure instead of one line (also: ACAI_DEBUG=1).')
+
 
 # Output file stem of each split (the original's names).
 OUTPUT = {'mnist': 'mnist', 'svhn': 'svhn', 'cifar10': 'cifar10', 'celeba': 'celeba'}
@@ -38,11 +50,38 @@ TFDS_HOST = ('storage.googleapis.com', 443)
 
 
 class BuildError(RuntimeError):
-  pass
+  """The build cannot go on; the one-line message says what is wrong and what to do."""
 
 
 def record_path(data_dir, dataset, split):
   return os.path.join(data_dir, f'{OUTPUT[dataset]}-{split}.tfrecord')
+
+
+TEMP_FILE = re.compile(r'\.tfrecord\.tmp-(\d+)$')  # what write_split writes, then renames
+
+
+def process_alive(pid):
+  """Whether a process `pid` runs on this machine."""
+  try:
+    os.kill(pid, 0)
+  except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
+    return False
+  except PermissionError:  # another user's process
+    return True
+  return True
+
+
+def remove_orphans(data_dir, log=print):
+  """Removes the temp files of builds whose process is gone (killed before renaming them)."""
+  for name in sorted(os.listdir(data_dir)):
+    match = TEMP_FILE.search(name)
+    if match and not process_alive(int(match[1])):
+      path = os.path.join(data_dir, name)
+      try:
+        os.remove(path)
+      except FileNotFoundError:  # another build starting now removed it
+        continue
+      log(f'removed {path}: left by process {match[1]}, which no longer runs (a killed build)')
 
 
 def write_split(path, split, log=print, every_seconds=5.0):
@@ -106,18 +145,38 @@ def tfds_splits(dataset):
 
 
 def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
-  """Builds every split of `dataset`; returns {split: Counter of labels}."""
+  """Builds every split of `dataset`; returns {split: Counter of labels}.
+
+  Raw files are checked before the output folder is created or written to.
+  """
+  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+    raise BuildError(f'--data_dir={data_dir} is a file; give a folder (created if missing)')
+  if os.path.isdir(data_dir):
+    remove_orphans(data_dir, log)
+
+  def bad_raw_data(error):
+    return BuildError(f'{error}. Put the official {RAW_FILES[dataset]} in --raw_dir={raw_dir}.')
+
   if source == 'dir':
     if not raw_dir:
       raise BuildError('--source=dir needs --raw_dir, the folder holding ' + RAW_FILES[dataset])
     try:
       splits = READERS[dataset](raw_dir)
     except RawDataError as e:
-      raise BuildError(f'{e}.\nPut {RAW_FILES[dataset]} in --raw_dir={raw_dir}.') from None
+      raise bad_raw_data(e) from e  # the cause shows with --debug
   else:
-    check_online()
+    try:
+      check_online()
+    except BuildError as e:
+      raise BuildError(f'{e} Download {RAW_FILES[dataset]} yourself, then run: python -m '
+                       f'data_prep.build --dataset={dataset} --source=dir --raw_dir=FOLDER '
+                       f'--data_dir={data_dir}') from None
     splits = tfds_splits(dataset)
-  os.makedirs(data_dir, exist_ok=True)
+  try:
+    os.makedirs(data_dir, exist_ok=True)
+  except OSError as e:
+    raise BuildError(f'cannot create the output folder --data_dir={data_dir} ({e.strerror}); '
+                     'give a folder this user can write') from None
   written = {}
   for split, data in splits.items():
     path = record_path(data_dir, dataset, split)
@@ -125,7 +184,7 @@ def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
     try:
       written[split] = write_split(path, data, log)
     except RawDataError as e:
-      raise BuildError(str(e)) from None
+      raise bad_raw_data(e) from e
   for split, counts in written.items():
     per_class = ', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))
     log(f'{record_path(data_dir, dataset, split)}: {sum(counts.values())} images; '
@@ -133,27 +192,44 @@ def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
   return written
 
 
-def main(argv):
+def run(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.WARNING)
+    raise BuildError(f'unexpected arguments: {" ".join(argv[1:])}; give settings as --flags')
   if not FLAGS.dataset:
-    raise app.UsageError(f'--dataset is required: one of {", ".join(READERS)}.')
+    raise BuildError(f'--dataset is required: one of {", ".join(READERS)}')
   if not FLAGS.data_dir:
-    raise app.UsageError('--data_dir is required (or set $ACAI_DATA).')
-  source = FLAGS.source or ('dir' if FLAGS.raw_dir else 'tfds')
+    raise BuildError('--data_dir is required (or set $ACAI_DATA)')
+  raw_dir = FLAGS.raw_dir and os.path.expanduser(FLAGS.raw_dir)  # --raw_dir=~/x: no shell ~
+  source = FLAGS.source or ('dir' if raw_dir else 'tfds')
+  build(FLAGS.dataset, os.path.expanduser(FLAGS.data_dir), source, raw_dir,
+        log=lambda s: print(s, flush=True))
+
+
+def describe_failure(error):
+  """(one-line message, exit code) of a failure of the program."""
+  if isinstance(error, BuildError):
+    return str(error), 2
+  if isinstance(error, KeyboardInterrupt):
+    return 'interrupted; no partial file was kept: rerun the same command to build', 130
+  if isinstance(error, OSError):  # the machine's, not the data's: disk full, lost mount
+    return f'{error}; fix it and rerun the same command', 74
+  first = (str(error).strip().splitlines() or [''])[0][:300]
+  return (f'unexpected {type(error).__name__}: {first}. This is a bug; rerun with --debug for '
+          'the traceback and report it.'), 1
+
+
+def main(argv):
+  logging.set_verbosity(logging.WARNING)
   try:
-    build(FLAGS.dataset, FLAGS.data_dir, source, FLAGS.raw_dir,
-          log=lambda s: print(s, flush=True))
-  except BuildError as e:
-    hint = ''
-    if source == 'tfds':
-      hint = (f'\nOffline? Download {RAW_FILES[FLAGS.dataset]} yourself, then run\n  python -m '
-              f'data_prep.build --dataset={FLAGS.dataset} --source=dir --raw_dir=FOLDER '
-              f'--data_dir={FLAGS.data_dir}')
-    print(f'error: {e}{hint}', file=sys.stderr)
-    sys.exit(2)
+    run(argv)
+  except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
+    if FLAGS.debug:
+      raise
+    message, code = describe_failure(error)
+    print(f'error: {message}', file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -1,13 +1,8 @@
 """data_prep builds from every official raw format; the real datasets load from its TFRecords."""
 
-import gzip
-import io
 import os
-import pickle
 import socket
-import tarfile
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,74 +14,12 @@ from conftest import SHARED_DATA, run_module
 from data_prep import build as builder
 from data_prep.readers import Split
 
-RNG = np.random.default_rng(0)
-
-
-def write_idx(path, array, magic):
-  header = magic.to_bytes(4, 'big') + b''.join(d.to_bytes(4, 'big') for d in array.shape)
-  with gzip.open(path, 'wb') as f:
-    f.write(header + array.astype(np.uint8).tobytes())
-
-
-def make_mnist(folder, train=12, test=5):
-  os.makedirs(folder, exist_ok=True)
-  data = {}
-  for split, n, (images, labels) in (('train', train, ('train-images-idx3-ubyte.gz',
-                                                       'train-labels-idx1-ubyte.gz')),
-                                     ('test', test, ('t10k-images-idx3-ubyte.gz',
-                                                     't10k-labels-idx1-ubyte.gz'))):
-    x = RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-    y = np.arange(n) % 10
-    write_idx(os.path.join(folder, images), x, 2051)
-    write_idx(os.path.join(folder, labels), y, 2049)
-    data[split] = (x, y)
-  return data
-
-
-def make_svhn(folder):
-  from scipy.io import savemat
-  os.makedirs(folder, exist_ok=True)
-  for split, n in (('train', 6), ('test', 4), ('extra', 3)):
-    x = RNG.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
-    savemat(os.path.join(folder, f'{split}_32x32.mat'),
-            {'X': x, 'y': (np.arange(n) % 10 + 1).reshape(-1, 1)})
-
-
-def make_cifar(folder):
-  os.makedirs(folder, exist_ok=True)
-  with tarfile.open(os.path.join(folder, 'cifar-10-python.tar.gz'), 'w:gz') as tar:
-    for name, n in [(f'data_batch_{i}', 2) for i in range(1, 6)] + [('test_batch', 3)]:
-      batch = {b'data': RNG.integers(0, 256, (n, 3072), dtype=np.uint8),
-               b'labels': list(range(n))}
-      raw = pickle.dumps(batch)
-      info = tarfile.TarInfo(f'cifar-10-batches-py/{name}')
-      info.size = len(raw)
-      tar.addfile(info, io.BytesIO(raw))
-
-
-def make_celeba(folder, n=3):
-  os.makedirs(folder, exist_ok=True)
-  with zipfile.ZipFile(os.path.join(folder, 'img_align_celeba.zip'), 'w') as z:
-    for i in range(n):
-      image = RNG.integers(0, 256, (218, 178, 3), dtype=np.uint8)
-      z.writestr(f'img_align_celeba/{i:06d}.jpg', tf.io.encode_jpeg(image).numpy())
-
-
-def read_records(path):
-  out = []
-  for record in tf.data.TFRecordDataset(path):
-    example = tf.io.parse_single_example(record, {
-        'image': tf.io.FixedLenFeature([], tf.string), 'label': tf.io.FixedLenFeature([], tf.int64)})
-    out.append((tf.io.decode_image(example['image']).numpy(), int(example['label'])))
-  return out
-
-
-def test_mnist_from_idx_files(tmp_path):
-  source = make_mnist(tmp_path / 'raw')
+def test_mnist_from_idx_files(tmp_path, raw_files):
+  source = raw_files.mnist(tmp_path / 'raw')
   counts = builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert sum(counts['train'].values()) == 12 and sum(counts['test'].values()) == 5
-  records = read_records(tmp_path / 'data' / 'mnist-train.tfrecord')
+  records = raw_files.records(tmp_path / 'data' / 'mnist-train.tfrecord')
   np.testing.assert_array_equal(records[3][0][..., 0], source['train'][0][3])  # lossless PNG
   assert [label for _, label in records] == list(source['train'][1])
 
@@ -100,8 +33,8 @@ def test_mnist_from_idx_files(tmp_path):
   np.testing.assert_array_equal(labels, source['test'][1])
 
 
-def test_train_stream_is_shuffled_and_resumable(tmp_path):
-  make_mnist(tmp_path / 'raw', train=20)
+def test_train_stream_is_shuffled_and_resumable(tmp_path, raw_files):
+  raw_files.mnist(tmp_path / 'raw', train=20)
   builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'), log=lambda s: None)
   dataset = get_dataset('mnist32', str(tmp_path / 'data'))
   stream = [(x.numpy(), y.numpy()) for x, y in dataset.train(8, seed=1).take(6)]
@@ -115,8 +48,8 @@ def test_train_stream_is_shuffled_and_resumable(tmp_path):
   assert list(other) != list(stream[0][1])
 
 
-def test_svhn_from_mat_files(tmp_path):
-  make_svhn(tmp_path / 'raw')
+def test_svhn_from_mat_files(tmp_path, raw_files):
+  raw_files.svhn(tmp_path / 'raw')
   counts = builder.build('svhn', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert {k: sum(v.values()) for k, v in counts.items()} == {'train': 6, 'test': 4, 'extra': 3}
@@ -127,8 +60,8 @@ def test_svhn_from_mat_files(tmp_path):
   assert dataset.test()[0].shape == (4, 32, 32, 3)
 
 
-def test_cifar_from_python_tarball(tmp_path):
-  make_cifar(tmp_path / 'raw')
+def test_cifar_from_python_tarball(tmp_path, raw_files):
+  raw_files.cifar(tmp_path / 'raw')
   counts = builder.build('cifar10', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert sum(counts['train'].values()) == 10 and sum(counts['test'].values()) == 3
@@ -136,8 +69,8 @@ def test_cifar_from_python_tarball(tmp_path):
   assert images.shape == (3, 32, 32, 3) and list(labels) == [0, 1, 2]
 
 
-def test_celeba_from_zip(tmp_path):
-  make_celeba(tmp_path / 'raw')
+def test_celeba_from_zip(tmp_path, raw_files):
+  raw_files.celeba(tmp_path / 'raw')
   counts = builder.build('celeba', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert counts['train'] == {0: 3}
@@ -161,8 +94,8 @@ def test_real_mnist_digits(tmp_path):
   assert images.shape == (2000, 32, 32, 1) and 0.05 < (images > 0).mean() < 0.3
 
 
-def test_corrupt_inputs_name_the_file(tmp_path):
-  make_mnist(tmp_path / 'raw')
+def test_corrupt_inputs_name_the_file(tmp_path, raw_files):
+  raw_files.mnist(tmp_path / 'raw')
   path = tmp_path / 'raw' / 'train-images-idx3-ubyte.gz'
   path.write_bytes(path.read_bytes()[:100])
   with pytest.raises(builder.BuildError, match='train-images-idx3-ubyte.gz is truncated'):
@@ -210,8 +143,8 @@ def test_offline_tfds_fails_fast_with_instructions(tmp_path, monkeypatch):
   assert not os.listdir(tmp_path)
 
 
-def test_build_cli_from_any_directory(tmp_path):
-  make_mnist(tmp_path / 'raw')
+def test_build_cli_from_any_directory(tmp_path, raw_files):
+  raw_files.mnist(tmp_path / 'raw')
   result = run_module('data_prep.build', '--dataset=mnist', f'--raw_dir={tmp_path / "raw"}',
                       f'--data_dir={tmp_path / "out"}', cwd=str(tmp_path))
   assert result.returncode == 0, result.stderr[-2000:]

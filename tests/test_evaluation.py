@@ -11,7 +11,7 @@ import pytest
 from acai_tf import report
 from acai_tf.evaluation import representation as rep
 from conftest import REPO, run_module
-from test_data import make_mnist
+from conftest import make_mnist
 
 
 def test_matched_accuracy_golden():
