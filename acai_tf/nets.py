@@ -6,6 +6,12 @@ kernel of std 1/sqrt((1 + 0.2^2) * fan_in) (He init for leaky ReLU 0.2).
 `dtype` is a Keras dtype policy: 'float32', or 'mixed_float16' /
 'mixed_bfloat16' to compute in half precision with float32 weights. Every
 network's output is float32 whatever the policy, so losses and metrics are.
+
+Layers come in two sets computing the same values and gradients (see
+`set_conv_paths`): 'fast', rewrites of some convolutions and a leaky ReLU
+differentiated from its output, measured faster on CPUs (oneDNN) only; and
+'plain', Keras' own layers. By default ('auto') networks get the fast layers
+when no GPU or TPU is visible and the plain ones otherwise.
 """
 
 import contextlib
@@ -15,18 +21,51 @@ import numpy as np
 import tensorflow as tf
 
 LEAK = 0.2
-_FAST = True  # see `straightforward()`
+CONV_PATHS = ('auto', 'fast', 'plain')
+_conv_paths = 'auto'  # see `set_conv_paths()`
+
+
+def set_conv_paths(mode):
+  """Chooses the layers of every network built afterwards in this process.
+
+  Args:
+    mode: 'fast' (the CPU fast paths of `Conv2D` and `LeakyReLU`), 'plain'
+      (keras.layers.Conv2D and keras.layers.LeakyReLU), or 'auto' (the
+      default): 'fast' when no GPU or TPU is visible, else 'plain'. Both sets
+      compute the same values and gradients and have the same variables; the
+      fast ones were measured faster on CPUs only (docs/performance.md).
+
+  Raises:
+    ValueError: `mode` is not one of CONV_PATHS.
+  """
+  global _conv_paths
+  if mode not in CONV_PATHS:
+    raise ValueError(f'conv_paths={mode!r}; choose one of: {", ".join(CONV_PATHS)}.')
+  _conv_paths = mode
+
+
+def resolved_conv_paths():
+  """'fast' or 'plain': the layers networks built now get (what 'auto' means here).
+
+  'auto' resolves to 'plain' when TensorFlow sees a logical GPU or TPU device,
+  else to 'fast'. Listing the devices initialises TensorFlow's runtime, as
+  building any network does.
+  """
+  if _conv_paths != 'auto':
+    return _conv_paths
+  accelerators = tf.config.list_logical_devices('GPU') + tf.config.list_logical_devices('TPU')
+  return 'plain' if accelerators else 'fast'
 
 
 @contextlib.contextmanager
 def straightforward():
   """Networks built inside use plain Keras layers (the reference the tests compare with)."""
-  global _FAST
-  saved, _FAST = _FAST, False
+  saved = _conv_paths
+  set_conv_paths('plain')
   try:
     yield
   finally:
-    _FAST = saved
+    set_conv_paths(saved)
 
 
 def _leaky_relu_from_output(slope):
@@ -61,7 +100,8 @@ class Conv2D(keras.layers.Conv2D):
 
   oneDNN's convolution is slow on three shapes of these networks; there the
   layer computes the same sums another way (same variables, same values and
-  gradients up to float rounding):
+  gradients up to float rounding), unless `resolved_conv_paths()` is 'plain'
+  when the layer is built:
     - 'pointwise': a 1x1 kernel on one input channel (the encoder's first layer);
     - 'dense': images of at most 2x2 pixels, where the kernel's taps are gathered
       into one [H*W*C_in, H*W*C_out] matrix (the bottleneck layers);
@@ -75,7 +115,7 @@ class Conv2D(keras.layers.Conv2D):
     _, height, width, channels = input_shape
     kh, kw = self.kernel_size
     self.kernel_path = 'conv'
-    if not (_FAST and self.padding == 'same' and self.strides == (1, 1)
+    if not (resolved_conv_paths() == 'fast' and self.padding == 'same' and self.strides == (1, 1)
             and self.dilation_rate == (1, 1) and self.data_format == 'channels_last'):
       return
     if (kh, kw) == (1, 1) and channels == 1:
@@ -116,19 +156,21 @@ def _taps(height, width, kh, kw):
     for col in range(width):
       for a in range(kh):
         for b in range(kw):
-          r, c = row + a - kh // 2, col + b - kw // 2
+          r, c = row + a - (kh - 1) // 2, col + b - (kw - 1) // 2  # TF's 'same' padding
           if 0 <= r < height and 0 <= c < width:
             index[r * width + c, row * width + col] = a * kw + b
   return index
 
 
 def conv(x, filters, kernel, activation=True, dtype='float32'):
-  layer = Conv2D if _FAST else keras.layers.Conv2D
-  x = layer(filters, kernel, padding='same', kernel_initializer=conv_init(),
-            bias_initializer='zeros', dtype=dtype)(x)
+  """A 'same' conv and, if `activation`, a leaky ReLU: fast or plain layers (`set_conv_paths`)."""
+  fast = resolved_conv_paths() == 'fast'
+  x = (Conv2D if fast else keras.layers.Conv2D)(
+      filters, kernel, padding='same', kernel_initializer=conv_init(), bias_initializer='zeros',
+      dtype=dtype)(x)
   if not activation:
     return x
-  return (LeakyReLU if _FAST else keras.layers.LeakyReLU)(LEAK, dtype=dtype)(x)
+  return (LeakyReLU if fast else keras.layers.LeakyReLU)(LEAK, dtype=dtype)(x)
 
 
 def float32(x):
@@ -181,17 +223,37 @@ def critic(image_shape, scales, depth, latent, name='critic', dtype='float32'):
   return keras.Model(inputs, x, name=name)
 
 
-def conv_macs(model):
-  """Multiply-accumulates of one forward pass of `model` per image (convs and dense layers)."""
+def conv_macs(model, padding_taps=True):
+  """Multiply-accumulates of one forward pass of `model` per image (convs and dense layers).
+
+  Args:
+    model: a network of this module (stride-1 convolutions).
+    padding_taps: True counts every tap of every output pixel, also taps that
+      fall on the zero padding around the image (the nominal count: a 3x3 conv
+      on a 2x2 image, one channel in and out, 36 MACs); False counts only taps
+      on image pixels (16 there: each output pixel sees 4 pixels).
+  """
   total = 0
   for layer in _leaf_layers(model):
     if isinstance(layer, keras.layers.Conv2D):
       _, h, w, c_out = layer.output.shape
       kh, kw = layer.kernel_size
+      if not padding_taps and layer.padding == 'same':
+        h, w, kh, kw = taps_inside(h, kh), taps_inside(w, kw), 1, 1
       total += h * w * kh * kw * layer.input.shape[-1] * c_out
     elif isinstance(layer, keras.layers.Dense):
       total += layer.kernel.shape[0] * layer.kernel.shape[1]
   return total
+
+
+def taps_inside(size, kernel):
+  """(output pixel, tap) pairs along one axis of a stride-1 'same' conv whose tap is in the image.
+
+  `size * kernel` minus the taps on the zero padding: a 3-tap kernel along 4
+  pixels has 2 + 3 + 3 + 2 = 10. TensorFlow pads (kernel - 1) // 2 before.
+  """
+  before = (kernel - 1) // 2
+  return sum(min(size, out - before + kernel) - max(0, out - before) for out in range(size))
 
 
 def _leaf_layers(model):

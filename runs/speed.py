@@ -1,14 +1,17 @@
 """The speed table of docs/performance.md, measured back to back on this machine.
 
   python runs/speed.py [--rounds=3] [--models=acai,baseline,denoising,dropout] [--out=speed.jsonl]
+      [--conv_paths=auto|fast|plain]
 
 Each round runs, one after the other (never two at once), `python -m acai_tf.bench
 --model=M --dataset=lines32` for every model and `python runs/torch_acai.py` (the
 same ACAI step in PyTorch; skipped if torch is missing). Machines like this one
 drift by up to 2x over minutes, so the rounds alternate and the table gives the
-median over rounds. It ends with the matrix-multiply throughput of this machine
-(float32, 2048^3, numpy and TensorFlow) to read the GFLOP/s against. Every
-result line is appended to --out as JSON.
+median over rounds, with GFLOP/s from both of the bench's FLOP counts, the work
+done and the nominal one (see acai_tf.bench; the PyTorch step gets ACAI's). It
+ends with the matrix-multiply throughput of this machine (float32, 2048^3, numpy
+and TensorFlow) to read the GFLOP/s against. Every result line is appended to
+--out as JSON.
 """
 
 import argparse
@@ -59,6 +62,8 @@ def main():
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--models', default='acai,baseline,denoising,dropout')
   parser.add_argument('--out', default='speed.jsonl')
+  parser.add_argument('--conv_paths', default='auto', choices=('auto', 'fast', 'plain'),
+                      help="the bench's --conv_paths")
   args = parser.parse_args()
   torch = importlib.util.find_spec('torch') is not None
   if not torch:
@@ -66,8 +71,8 @@ def main():
   runs = {}
   with open(args.out, 'a') as out:
     for round_ in range(1, args.rounds + 1):
-      jobs = [(m, ['-m', 'acai_tf.bench', f'--model={m}', '--dataset=lines32'])
-              for m in args.models.split(',')]
+      jobs = [(m, ['-m', 'acai_tf.bench', f'--model={m}', '--dataset=lines32',
+                   f'--conv_paths={args.conv_paths}']) for m in args.models.split(',')]
       if torch:
         jobs.insert(1, ('torch acai', [os.path.join(HERE, 'torch_acai.py')]))
       for name, job in jobs:
@@ -81,19 +86,24 @@ def main():
   def median(name, key):
     return statistics.median(r[key] for r in runs[name] if key in r)
 
+  def mflop(name):  # work done and nominal per image; PyTorch runs ACAI's step
+    result = runs['acai' if name == 'torch acai' else name][0]
+    return result['mflop_per_image'], result['mflop_per_image_nominal']
+
   acai = median('acai', 'end_to_end_img_s')
-  print(f'\nMedians over {args.rounds} alternating rounds (lines32, batch 64, float32):\n')
-  print('| model | end to end img/s | train step img/s | GFLOP/s (end to end) | MFLOP/img | '
-        'vs ACAI | peak RSS MB |')
+  print(f'\nMedians over {args.rounds} alternating rounds (lines32, batch 64, float32, conv paths '
+        f'{runs["acai"][0]["conv_paths"]}):\n')
+  print('| model | end to end img/s | train step img/s | GFLOP/s end to end: work done '
+        '(nominal) | MFLOP/img: work done (nominal) | vs ACAI | peak RSS MB |')
   print('| --- | --- | --- | --- | --- | --- | --- |')
   for name in runs:
     end = median(name, 'end_to_end_img_s') if name != 'torch acai' else None
     step = median(name, 'train_step_img_s')
     speed = end or step
-    gflops = median(name, 'gflops')
-    print(f'| {name} | {end and f"{end:.0f}" or "n/a (fixed batch)"} | {step:.0f} | {gflops:.0f} '
-          f'| {runs[name][0]["mflop_per_image"]} | {speed / acai:.2f}x | '
-          f'{median(name, "peak_rss_mb"):.0f} |')
+    done, nominal = mflop(name)
+    print(f'| {name} | {end and f"{end:.0f}" or "n/a (fixed batch)"} | {step:.0f} | '
+          f'{speed * done / 1e3:.0f} ({speed * nominal / 1e3:.0f}) | {done} ({nominal}) | '
+          f'{speed / acai:.2f}x | {median(name, "peak_rss_mb"):.0f} |')
   if torch:
     print(f'\nacai_tf ACAI end to end / PyTorch ACAI train step: '
           f'{acai / median("torch acai", "train_step_img_s"):.2f}x')

@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from acai_tf import nets
+from acai_tf.models import MODELS
 
 
 @pytest.mark.parametrize('scales,latent_width', [(4, 2), (3, 4), (1, 16)])
@@ -59,3 +61,115 @@ def test_critic_is_one_scalar_per_image_and_mac_counts():
   assert nets.conv_macs(nets.encoder((32, 32, 1), 4, 16, 16)) == 16_678_912
   assert nets.conv_macs(nets.decoder((2, 2, 16), 4, 16, 1)) == 8_478_720
   assert nets.conv_macs(critic) == 16_678_912
+
+
+def test_taps_inside_the_image_along_one_axis():
+  # 3 taps along 4 pixels: the edge outputs lose one tap each to the padding.
+  assert nets.taps_inside(4, 3) == 2 + 3 + 3 + 2
+  assert nets.taps_inside(2, 3) == 4 and nets.taps_inside(1, 3) == 1
+  assert nets.taps_inside(32, 3) == 94 and nets.taps_inside(4, 1) == 4
+  assert nets.taps_inside(4, 2) == 7  # TensorFlow pads an even kernel after the image
+
+
+@pytest.mark.parametrize('size, c_in, c_out, nominal, on_pixels', [
+    (2, 1, 1, 36, 16),     # 4 output pixels x 9 taps; each sees the 4 pixels
+    (4, 2, 3, 864, 600),   # 16 x 9 x 6; 10 x 10 (pixel, tap) pairs x 6
+    (1, 5, 7, 315, 35),    # only the centre tap is on the image
+])
+def test_conv_macs_with_and_without_padding_taps(size, c_in, c_out, nominal, on_pixels):
+  x = inputs = keras.Input((size, size, c_in))
+  model = keras.Model(inputs, nets.conv(x, c_out, 3))
+  assert nets.conv_macs(model) == nominal
+  assert nets.conv_macs(model, padding_taps=False) == on_pixels
+
+
+def test_lines32_networks_macs_on_image_pixels():
+  # Per layer (pixels per side n, C_in, C_out): (3n - 2)^2 x C_in x C_out for 3x3 convs, summed
+  # by hand: encoder 16384 + 2 x 2_262_016 + 1_083_392 + 2_166_784 + 991_232 + 1_982_464 +
+  # 819_200 + 1_638_400 + 524_288 + 65_536; decoder 32_768 + 262_144 + 819_200 + 409_600 +
+  # 991_232 + 495_616 + 1_083_392 + 541_696 + 2_262_016 + 141_376.
+  assert nets.conv_macs(nets.encoder((32, 32, 1), 4, 16, 16), padding_taps=False) == 13_811_712
+  assert nets.conv_macs(nets.decoder((2, 2, 16), 4, 16, 1), padding_taps=False) == 7_039_040
+
+
+# ---- which layers networks get: fast (CPU) or plain (Keras) --------------------------------
+
+@pytest.fixture
+def conv_paths(monkeypatch):
+  """Lets a test change the process-wide conv paths; restored afterwards."""
+  monkeypatch.setattr(nets, '_conv_paths', nets._conv_paths)
+  return nets.set_conv_paths
+
+
+def _simulate_gpu(monkeypatch):
+  listing = tf.config.list_logical_devices
+  monkeypatch.setattr(tf.config, 'list_logical_devices',
+                      lambda kind=None: ['/device:GPU:0'] if kind == 'GPU' else listing(kind))
+
+
+def _fast_layers(model):
+  return [layer for layer in nets._leaf_layers(model)
+          if isinstance(layer, (nets.Conv2D, nets.LeakyReLU))]
+
+
+def test_auto_conv_paths_are_fast_on_this_cpu_only_machine(conv_paths):
+  conv_paths('auto')
+  assert not tf.config.list_logical_devices('GPU') and not tf.config.list_logical_devices('TPU')
+  assert nets.resolved_conv_paths() == 'fast'
+  paths = {layer.kernel_path for layer in _fast_layers(nets.encoder((32, 32, 1), 4, 4, 4))
+           if isinstance(layer, nets.Conv2D)}
+  assert paths == {'pointwise', 'conv', 'dense'}
+
+
+def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(conv_paths, monkeypatch):
+  conv_paths('auto')
+  _simulate_gpu(monkeypatch)
+  assert nets.resolved_conv_paths() == 'plain'
+  model = MODELS['acai'](MODELS['acai'].config_class(depth=4, latent=4, latent_width=2))
+  assert not _fast_layers(model)
+  conv_paths('fast')  # a forced mode wins over the devices
+  assert nets.resolved_conv_paths() == 'fast'
+
+
+@pytest.mark.parametrize('name', ['baseline', 'acai'])
+def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
+  conv_paths('plain')
+  assert nets.resolved_conv_paths() == 'plain'
+  model = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
+  layers = list(nets._leaf_layers(model.encoder)) + list(nets._leaf_layers(model.decoder))
+  assert not _fast_layers(model) and not any(hasattr(l, 'kernel_path') for l in layers)
+  assert sum(type(l) is keras.layers.Conv2D for l in layers) == 21  # 11 encoder + 10 decoder
+  assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
+  conv_paths('fast')
+  fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
+  assert {l.kernel_path for l in _fast_layers(fast) if isinstance(l, nets.Conv2D)} == {
+      'pointwise', 'dense', 'depthwise', 'conv'}
+
+
+def test_checkpoints_move_between_fast_and_plain_layers(conv_paths, tmp_path):
+  """A run started on a GPU (plain under 'auto') resumes on a CPU (fast), and back."""
+  config = MODELS['acai'].config_class(depth=4, latent=4, latent_width=2)
+  conv_paths('fast')
+  fast = MODELS['acai'](config)
+  conv_paths('plain')
+  plain = MODELS['acai'](config)
+  assert not all(np.array_equal(a, b) for a, b in zip(fast.get_weights(), plain.get_weights()))
+  saved = tf.train.Checkpoint(model=fast).save(str(tmp_path / 'ckpt'))
+  tf.train.Checkpoint(model=plain).restore(saved).assert_existing_objects_matched()
+  assert len(plain.get_weights()) == len(fast.get_weights())
+  for a, b in zip(fast.get_weights(), plain.get_weights()):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_straightforward_is_plain_inside_and_restores_the_setting(conv_paths):
+  conv_paths('fast')
+  with nets.straightforward():
+    assert nets.resolved_conv_paths() == 'plain'
+    assert not _fast_layers(nets.decoder((2, 2, 4), 2, 4, 1))
+  assert nets.resolved_conv_paths() == 'fast'
+
+
+def test_unknown_conv_paths_are_refused(conv_paths):
+  with pytest.raises(ValueError, match='auto, fast, plain'):
+    conv_paths('gpu')
+  assert nets.CONV_PATHS == ('auto', 'fast', 'plain')

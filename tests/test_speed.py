@@ -102,25 +102,87 @@ def test_every_registered_model_can_be_benchmarked():
     result = bench.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
                              window=2, windows=1, steps_per_execution=2, log=lambda s: None)
     for key in ('train_step_img_s', 'pipeline_img_s', 'end_to_end_img_s', 'gflops',
-                'peak_rss_mb'):
+                'gflops_nominal', 'peak_rss_mb'):
       assert result[key] > 0, (name, key, result)
     assert result['gflops'] == pytest.approx(
         result['end_to_end_img_s'] * result['mflop_per_image'] / 1e3, rel=0.02)
+    assert result['gflops_nominal'] == pytest.approx(
+        result['end_to_end_img_s'] * result['mflop_per_image_nominal'] / 1e3, rel=0.02)
+    # Padding taps and pruned gradients: the work done is less than the nominal count.
+    assert result['mflop_per_image'] < result['mflop_per_image_nominal'], (name, result)
+    assert result['conv_paths'] == 'fast'  # 'auto' on this CPU-only machine
 
 
 def test_bench_cli_prints_json_last(tmp_path):
   out = run_module('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
                    '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
-                   '--no-xla', '--precision=mixed_bfloat16', '--steps_per_execution=2')
+                   '--no-xla', '--precision=mixed_bfloat16', '--steps_per_execution=2',
+                   '--conv_paths=plain')
   assert out.returncode == 0, out.stderr[-2000:]
   lines = out.stdout.strip().splitlines()
   result = json.loads(lines[-1])
   assert result['xla'] is False and result['precision'] == 'mixed_bfloat16'
-  assert result['steps_per_execution'] == 2
+  assert result['steps_per_execution'] == 2 and result['conv_paths'] == 'plain'
   assert result['batch'] == 8 and result['end_to_end_img_s'] > 0
-  assert any('end to end' in line and 'GFLOP/s' in line for line in lines)
+  assert any('end to end' in line and 'GFLOP/s work done' in line and 'nominal' in line
+             for line in lines)
   bad = run_module('acai_tf.bench', '--model=baseline', '--precision=float8')
   assert bad.returncode != 0 and 'float8' in bad.stderr
+  bad = run_module('acai_tf.bench', '--model=baseline', '--conv_paths=gpu')
+  assert bad.returncode != 0 and 'conv_paths' in bad.stderr
+
+
+# ---- FLOPs of the work a training step does (bench.work_done_flops) -------------------------
+
+class _TwoConvsAndDense:
+  """A training step on 2x2 one-channel images: 3x3 conv to 1 channel, 3x3 conv to 2, dense to 5.
+
+  Multiply-adds per image, by hand (each output pixel of a 3x3 conv on 2x2 sees 4 pixels):
+  forward 16 + 32 + 40, weight gradients 16 + 32 + 40, input gradients 32 + 40 (the first
+  conv's, with respect to the images, is not needed): 248, so 496 FLOPs. The nominal count
+  (every tap, forward x 3) would be 3 x (36 + 72 + 40) = 444 MACs.
+  """
+
+  def __init__(self):
+    self.kernels = [tf.Variable(tf.ones([3, 3, 1, 1])), tf.Variable(tf.ones([3, 3, 1, 2])),
+                    tf.Variable(tf.ones([8, 5]))]
+
+  def train_step(self, data):
+    x, _ = data
+    with tf.GradientTape() as tape:
+      y = tf.nn.conv2d(tf.nn.conv2d(x, self.kernels[0], 1, 'SAME'), self.kernels[1], 1, 'SAME')
+      loss = tf.reduce_sum(tf.square(tf.reshape(y, [-1, 8]) @ self.kernels[2]))
+    for kernel, grad in zip(self.kernels, tape.gradient(loss, self.kernels)):
+      kernel.assign_sub(0.1 * grad)
+    return loss
+
+
+def test_work_done_flops_of_a_hand_counted_step():
+  spec = (tf.TensorSpec([3, 2, 2, 1]), tf.TensorSpec([3], tf.int64))
+  assert bench.work_done_flops(_TwoConvsAndDense(), spec) == 496
+
+
+@pytest.mark.parametrize('mode', ['fast', 'plain'])
+def test_work_done_flops_of_lines32_models(mode, monkeypatch):
+  """Per image, from the layer counts of tests/test_nets.py (E = 13_811_712 and D = 7_039_040
+  MACs on image pixels, E1 = 16_384 for the encoder's first layer, probe P = 64 x 10 = 640).
+
+  Baseline and dropout: forward and weight gradients of both networks and input gradients of
+  all but E1, probe forward and weights: 2 x (3E - E1 + 3D + 2P) = 125_074_304 FLOPs.
+  Denoising: + the clean encoder pass, 2E = 27_623_424. ACAI: the AE backward also runs the
+  input gradients of the critic on x_mix (C = E, with its first layer) and the decoder twice;
+  the critic's backward both critic calls' weights and inputs but their first layer:
+  2 x (3E - E1 + 6D + 7C - 2 E1 + 2P) = 360_606_976.
+  """
+  monkeypatch.setattr(nets, '_conv_paths', mode)
+  dataset = get_dataset('lines32')
+  spec = (tf.TensorSpec([4, 32, 32, 1]), tf.TensorSpec([4], tf.int64))
+  expected = {'baseline': 125_074_304, 'dropout': 125_074_304, 'denoising': 152_697_728,
+              'acai': 360_606_976}
+  for name, flops in expected.items():
+    model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass)
+    model.compile(jit_compile=False)
+    assert bench.work_done_flops(model, spec) == flops, name
 
 
 def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
@@ -172,6 +234,7 @@ def test_fused_adam_equals_keras_adam():
     ((2, 2, 8), 12, 3, 'dense'),        # bottleneck layers
     ((1, 1, 8), 6, 3, 'dense'),         # latent_width=1
     ((1, 4, 5), 3, 3, 'dense'),
+    ((2, 2, 3), 4, 2, 'dense'),         # an even kernel: TensorFlow pads it after the image
     ((8, 8, 6), 1, 3, 'depthwise'),     # the decoder's last layer
     ((4, 4, 6), 5, 3, 'conv'),
 ])

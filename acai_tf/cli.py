@@ -1,0 +1,150 @@
+"""What every command-line program shares: quiet start-up, flags from configs, one-line errors.
+
+Import this module before TensorFlow: it hides TensorFlow's C++ start-up lines (oneDNN, CUDA
+stubs, cuInit) unless the user passed --verbose, set ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0. `run(main)` runs
+an absl program and turns every failure into one `error:` line on stderr with the exit codes
+of `acai_tf.errors`; --debug (or ACAI_DEBUG=1) shows the traceback instead.
+"""
+
+import dataclasses
+import errno
+import os
+import sys
+import tempfile
+import warnings
+
+_VERBOSE = ('--verbose' in sys.argv or os.environ.get('ACAI_VERBOSE') == '1'
+            or os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '0')
+
+
+def _quiet_start():
+  """Imports TensorFlow and lists its devices with stderr held back; shows it only on failure.
+
+  TensorFlow 2.21 writes its start-up lines (oneDNN, CUDA stubs, CPU features, cuInit) through
+  absl before its own log level applies, so TF_CPP_MIN_LOG_LEVEL does not hide them.
+  """
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as sink:
+    os.dup2(sink.fileno(), 2)
+    try:
+      import tensorflow as tf  # noqa: PLC0415
+      tf.config.list_physical_devices()  # where cuInit runs
+    except BaseException:
+      os.dup2(saved, 2)
+      sink.seek(0)
+      sys.stderr.write(sink.read().decode(errors='replace'))
+      raise
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+
+
+if not _VERBOSE:
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  _quiet_start()
+
+from absl import app, flags, logging  # noqa: E402
+
+from acai_tf import errors  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
+                  'Show the full traceback of a failure (also: ACAI_DEBUG=1).')
+flags.DEFINE_bool('verbose', _VERBOSE, "Show TensorFlow's start-up and C++ log lines.")
+
+DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
+           bool: flags.DEFINE_bool}
+
+
+def define_config_flags(config_class, choices=None, skip=()):
+  """One flag per field of `config_class`, with the field's default and help.
+
+  Args:
+    config_class: a dataclass whose fields were made by `config.hparam`.
+    choices: field name -> allowed values, for enums known only at run time (registries).
+    skip: field names not to define.
+  """
+  module = sys._getframe(1).f_globals['__name__']  # noqa: SLF001 - so --helpshort lists them
+  module = sys.argv[0] if module == '__main__' else module  # absl's name for the main module
+  for field in dataclasses.fields(config_class):
+    if field.name in skip:
+      continue
+    options = (choices or {}).get(field.name) or field.metadata.get('choices')
+    if options:
+      flags.DEFINE_enum(field.name, field.default, list(options), field.metadata['help'],
+                        module_name=module)
+    else:
+      DEFINE[field.type](field.name, field.default, field.metadata['help'], module_name=module)
+
+
+def config_from_flags(config_class, skip=(), **values):
+  """`config_class` made from its flags (and `values`); a bad value raises UsageError."""
+  given = {f.name: FLAGS[f.name].value for f in dataclasses.fields(config_class)
+           if f.name not in skip}
+  try:
+    return config_class(**{**given, **values})
+  except ValueError as e:
+    raise errors.UsageError(str(e)) from None
+
+
+def parse_flags(argv):
+  """absl parsing that also takes GNU-style negations: --no-xla means --noxla."""
+  return app.parse_flags_with_usage(
+      [f'--no{arg[5:]}' if arg.startswith('--no-') else arg for arg in argv])
+
+
+def fail(message, code):
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  sys.exit(code)
+
+
+def _storage_message(error):
+  if getattr(error, 'errno', None) in (errno.ENOSPC, errno.EDQUOT):
+    return (f'disk full writing {error.filename or "a file"}: free some space; rerunning the '
+            'same command resumes from the newest complete checkpoint.')
+  return None
+
+
+def describe_failure(error):
+  """(message, exit code) of an exception raised by a program."""
+  import tensorflow as tf  # noqa: PLC0415 - loaded by then; not before the log level is set
+  if isinstance(error, errors.AcaiError):
+    return str(error), error.exit_code
+  if isinstance(error, app.UsageError):
+    return str(error), errors.EXIT_USAGE
+  if isinstance(error, OSError) and _storage_message(error):
+    return _storage_message(error), errors.EXIT_IO
+  if isinstance(error, tf.errors.OpError) and 'No space left on device' in error.message:
+    return ('disk full: free some space; rerunning the same command resumes from the newest '
+            'complete checkpoint.'), errors.EXIT_IO
+  if isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)):
+    return (f'a peer worker or the coordination service stopped ({error.message.splitlines()[0]}'
+            '). Relaunch every worker; they resume from the newest checkpoint.'), errors.EXIT_RETRY
+  if isinstance(error, FileNotFoundError):
+    return f'{error.filename or error}: no such file or folder.', errors.EXIT_USAGE
+  if isinstance(error, KeyboardInterrupt):
+    return 'interrupted.', 128 + 2
+  first = (str(error).strip().splitlines() or [''])[0][:300]
+  return (f'unexpected {type(error).__name__}: {first}. This is a bug; rerun with --debug for '
+          'the traceback and report it.'), errors.EXIT_BUG
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+  del category, filename, lineno, line
+  print(f'warning: {message}', file=file or sys.stderr, flush=True)
+
+
+def run(main):
+  """absl's app.run for `main(argv)`, with GNU negations, one-line warnings and errors."""
+  def wrapped(argv):
+    logging.set_verbosity(logging.INFO if FLAGS.verbose else logging.WARNING)
+    if not FLAGS.debug:
+      warnings.showwarning = _show_warning
+    try:
+      return main(argv)
+    except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
+      if FLAGS.debug:
+        raise
+      fail(*describe_failure(error))
+
+  app.run(wrapped, flags_parser=parse_flags)
