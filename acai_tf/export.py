@@ -24,15 +24,6 @@ import tensorflow as tf
 META_FILE = 'acai_tf.json'
 
 
-def write_atomic(path, text):
-  """Writes a text file through a temp file and a rename: readers see old or new, never half."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
 def numpy_endpoint(fn, chunk=512):
   """Wraps a batched TF function (a live model's or an export's) as numpy in -> numpy out.
 
@@ -102,9 +93,6 @@ def save(model, run_dir, meta, keep=2):
   os.replace(link_tmp, os.path.join(run_dir, 'export'))
   for old in sorted(d for d in os.listdir(exports) if d.startswith('step_'))[:-keep]:
     shutil.rmtree(os.path.join(exports, old), ignore_errors=True)
-  for stale in (d for d in os.listdir(exports) if d.startswith('.tmp-')):
-    if not stale.endswith(f'-{os.getpid()}'):
-      shutil.rmtree(os.path.join(exports, stale), ignore_errors=True)
   return final
 
 

@@ -12,12 +12,13 @@ and the paper's figure.
 """
 
 import collections
-import json
 import math
 import os
 
 import numpy as np
 from absl import app, flags
+
+from acai_tf import rundir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
@@ -63,17 +64,16 @@ def find_runs(train_dir):
     dirs[:] = [d for d in dirs if d not in ('exports', 'checkpoints', 'tensorboard', 'export')]
     if 'config.json' not in files:
       continue
-    with open(os.path.join(folder, 'config.json')) as f:
-      config = json.load(f)
-    reports = []
-    if os.path.exists(os.path.join(folder, 'metrics.jsonl')):
-      with open(os.path.join(folder, 'metrics.jsonl')) as f:
-        reports = [json.loads(line) for line in f if line.strip()]
+    config = rundir.read_json(os.path.join(folder, rundir.CONFIG_FILE))
+    if config is None:
+      continue  # unreadable: read_json warned
+    reports = rundir.read_metrics(folder)
     evals = {}
     for name in files:
       if name.startswith('eval_') and name.endswith('.json'):
-        with open(os.path.join(folder, name)) as f:
-          evals[name[5:-5]] = json.load(f)
+        result = rundir.read_json(os.path.join(folder, name))
+        if result is not None:
+          evals[name[5:-5]] = result
     model_config = config['model_config']
     d_z = model_config['latent_width'] ** 2 * model_config['latent']
     runs.append({'dir': folder, 'model': config['model'],
@@ -87,9 +87,9 @@ def find_pixel_probes(train_dir):
   for folder, _, files in os.walk(train_dir):
     for name in files:
       if name.startswith('eval_probe_pixels_') and name.endswith('.json'):
-        with open(os.path.join(folder, name)) as f:
-          result = json.load(f)
-        out[result['dataset']] = result['accuracy']
+        result = rundir.read_json(os.path.join(folder, name))
+        if result is not None:
+          out[result['dataset']] = result['accuracy']
   return out
 
 

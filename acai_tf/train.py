@@ -2,45 +2,32 @@
 
 Model hyperparameter flags left unset take the paper's setting for the chosen
 dataset (its run grid), then the model's default. Re-running the same command
-resumes from the last checkpoint.
+resumes from the last checkpoint. Exit codes: acai_tf/errors.py (0 done, 2 bad
+settings or data, 3 diverged, 4 run busy, 74 disk, 75 interrupted: rerun resumes).
 """
 
 import dataclasses
-import sys
 
-from absl import app, flags, logging
+from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
-from acai_tf import training
+from absl import flags  # noqa: I001 - after cli on purpose
+
+from acai_tf import distribute, nets, training
+from acai_tf.config import TrainConfig
 from acai_tf.data import DATASETS, get_dataset
-from acai_tf.data.records import DataFormatError, MissingDataError
 from acai_tf.models import MODELS
-from acai_tf.models.base import PRECISIONS
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.')
-flags.DEFINE_enum('dataset', 'lines32', list(DATASETS), 'Training data.')
-flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
-flags.DEFINE_string('data_dir', None, 'Folder of the TFRecords built by data_prep (real datasets); '
-                    'default: $ACAI_DATA, else ./data.')
-flags.DEFINE_float('total_kimg', 16384, 'Training length in thousands (1024) of images.')
-flags.DEFINE_float('report_kimg', 64, 'Evaluate, log, checkpoint and export every this many kimg.')
-flags.DEFINE_integer('batch', 64, 'Global batch size (split over replicas).')
-flags.DEFINE_integer('seed', 0, 'Seed of the data stream, initial weights and noise.')
-flags.DEFINE_enum('strategy', 'auto', list(training.STRATEGIES),
-                  'auto: MirroredStrategy if more than one GPU is visible, else default.')
-flags.DEFINE_boolean('xla', None, 'XLA-compile the train step (--xla / --noxla); unset: Keras\' '
-                     'choice, on with a GPU, off on CPUs (where it measured 2x slower).')
-flags.DEFINE_enum('precision', 'float32', list(PRECISIONS),
-                  'Dtype policy of the conv networks: mixed_float16 (GPUs, with loss scaling) or '
-                  'mixed_bfloat16 (TPUs, recent GPUs and CPUs) compute in half precision with '
-                  'float32 weights, outputs and losses.')
-flags.DEFINE_integer('steps_per_execution', training.STEPS_PER_EXECUTION,
-                     "Train steps per call into TensorFlow (amortises Keras' per-call cost; "
-                     'progress and checkpoints happen between calls).')
-flags.DEFINE_float('checkpoint_minutes', 10, 'Also checkpoint whenever this much time passed.')
-flags.DEFINE_integer('eval_pairs', 256, 'Line pairs scored at each lines32 report (paper: 256).')
-flags.DEFINE_float('progress_seconds', 30, 'Print a progress line this often.')
+cli.define_config_flags(TrainConfig, choices={'dataset': list(DATASETS)})
+flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
+                     '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).')
+flags.DEFINE_enum('conv_paths', 'auto', nets.CONV_PATHS, 'Convolution layers: fast (rewrites '
+                  'measured faster on CPUs), plain (Keras layers), auto: fast unless a GPU or TPU '
+                  'is visible. The same maths either way.')
+flags.DEFINE_string('tpu', None, 'With --strategy=tpu: the TPU name or grpc:// address (untested '
+                    'here; see docs/scaling.md).')
 
 
 def _model_fields():
@@ -66,11 +53,8 @@ def _help(field, defaults):
       f'{m} {v}' for m, v in defaults.items()) + ']'
 
 
-_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
-           bool: flags.DEFINE_bool}
 for _field, _defaults in _model_fields().values():
-  _type = _field.type if isinstance(_field.type, type) else eval(_field.type)  # noqa: S307
-  _DEFINE[_type](_field.name, None, _help(_field, _defaults))
+  cli.DEFINE[_field.type](_field.name, None, _help(_field, _defaults))
 
 
 def model_config_from_flags(model, dataset):
@@ -81,34 +65,16 @@ def model_config_from_flags(model, dataset):
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.WARNING)
-  try:
-    model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
-    config = training.TrainConfig(
-        dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, train_dir=FLAGS.train_dir, total_kimg=FLAGS.total_kimg,
-        report_kimg=FLAGS.report_kimg, batch=FLAGS.batch, seed=FLAGS.seed,
-        strategy=FLAGS.strategy, xla=FLAGS.xla, precision=FLAGS.precision,
-        steps_per_execution=FLAGS.steps_per_execution, checkpoint_minutes=FLAGS.checkpoint_minutes, eval_pairs=FLAGS.eval_pairs,
-        progress_seconds=FLAGS.progress_seconds)
-  except ValueError as e:
-    fail(e)
-  try:
-    training.train(FLAGS.model, model_config, config, log=lambda s: print(s, flush=True))
-  except (training.RunError, MissingDataError, DataFormatError) as e:
-    fail(e)
-
-
-def fail(error):
-  print(f'error: {error}', file=sys.stderr)
-  sys.exit(2)
-
-
-def parse_flags(argv):
-  """absl parsing that also takes GNU-style negations: --no-xla means --noxla."""
-  return app.parse_flags_with_usage(
-      [f'--no{arg[5:]}' if arg.startswith('--no-') else arg for arg in argv])
+    raise cli.app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  config = cli.config_from_flags(TrainConfig)
+  model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+  if FLAGS.cpu_devices:
+    distribute.split_cpu(FLAGS.cpu_devices)
+  strategy = distribute.make_strategy(config.strategy, tpu=FLAGS.tpu)
+  nets.set_conv_paths(FLAGS.conv_paths)  # after the devices are set up: 'auto' looks at them
+  training.train(FLAGS.model, model_config, config, strategy=strategy,
+                 log=lambda s: print(s, flush=True))
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)

@@ -1,96 +1,42 @@
-"""Training runs: run directory, resume, reports, TensorBoard, metrics.jsonl, export.
+"""Training runs: one run directory, trained, reported, exported and checkpointed safely.
 
-`train()` is what `python -m acai_tf.train` calls; it takes configs, never flags.
-Progress is counted in steps (one batch each) and kimg (1024 images), as in the
-original. Every `report_kimg` the run evaluates the probe on the test split,
-scores interpolations (lines32), logs scalars and image grids, appends a line
-to metrics.jsonl, writes a checkpoint and re-exports the model.
+`train()` is what `python -m acai_tf.train` calls; it takes configs, never flags. Progress is
+counted in steps (one batch each) and kimg (1024 images), as in the original. Every
+`report_kimg` the run evaluates, logs, exports and then checkpoints (acai_tf.callbacks).
+
+What a run guarantees: one process trains a run directory at a time (a lock); a run killed
+anywhere resumes from its newest readable checkpoint and loses no report; no checkpoint or
+export holds non-finite weights, and a diverged run says so on every rerun; a run is finished
+when it is trained and exported (a rerun repairs a missing export); SIGTERM and SIGINT save a
+checkpoint at the next step boundary.
 """
 
 import dataclasses
+import glob
 import json
-import math
 import os
+import re
+import shutil
+import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import export, grids
+from acai_tf import distribute, export, nets, rundir
+from acai_tf.callbacks import Progress, Reporter, StopSignals
+from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (re-exported)
 from acai_tf.data import get_dataset
-from acai_tf.evaluation.lines import evaluate_interpolations
+from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
 from acai_tf.models import get_model_class
-from acai_tf.models.base import PRECISIONS
 
-CONFIG_FILE = 'config.json'
-METRICS_FILE = 'metrics.jsonl'
-
-
-class RunError(ValueError):
-  """The run directory cannot be used with these settings."""
-
-# Train steps per call into TensorFlow: amortises Keras' per-call cost (docs/performance.md).
-STEPS_PER_EXECUTION = 16
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """How long and on what to train; the model's own hyperparameters live in its config."""
-  dataset: str = 'lines32'
-  data_dir: str = None
-  train_dir: str = './experiments'
-  total_kimg: float = 16384
-  report_kimg: float = 64
-  batch: int = 64
-  seed: int = 0
-  strategy: str = 'auto'
-  xla: bool = None  # None: Keras' choice (on with a GPU, off on CPUs, where it measured slower)
-  precision: str = 'float32'
-  steps_per_execution: int = 16  # train steps per call into TensorFlow (see `execution_sizes`)
-  checkpoint_minutes: float = 10.0
-  eval_pairs: int = 256
-  progress_seconds: float = 30.0
-
-  def __post_init__(self):
-    if self.batch < 2:
-      raise ValueError(f'batch={self.batch} must be at least 2 (ACAI pairs images in a batch).')
-    if not (self.total_kimg > 0 and self.report_kimg > 0):
-      raise ValueError('total_kimg and report_kimg must be positive.')
-    if self.strategy not in STRATEGIES:
-      raise ValueError(f'strategy={self.strategy!r}; choose one of: {", ".join(STRATEGIES)}.')
-    if self.xla not in (None, True, False):
-      raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
-    if self.precision not in PRECISIONS:
-      raise ValueError(f'precision={self.precision!r}; choose one of: {", ".join(PRECISIONS)}.')
-    if self.steps_per_execution < 1:
-      raise ValueError(f'steps_per_execution={self.steps_per_execution} must be >= 1.')
-    if self.eval_pairs < 1 or self.checkpoint_minutes <= 0:
-      raise ValueError('eval_pairs must be >= 1 and checkpoint_minutes > 0.')
-
-  def steps(self, kimg):
-    return max(1, int(round(kimg * 1024 / self.batch)))
-
-  def kimg(self, step):
-    return step * self.batch / 1024
+RunError = UsageError  # the name older code and tests use
 
 
 def jit_compile(xla):
   """Keras' `jit_compile` for an --xla value (None = Keras' own choice)."""
   return 'auto' if xla is None else xla
-
-
-def _mirrored():
-  gpus = tf.config.list_logical_devices('GPU')
-  return tf.distribute.MirroredStrategy([d.name for d in gpus] or None)
-
-
-STRATEGIES = {
-    'auto': lambda: _mirrored() if len(tf.config.list_logical_devices('GPU')) > 1
-            else tf.distribute.get_strategy(),
-    'default': tf.distribute.get_strategy,
-    'mirrored': _mirrored,
-}
 
 
 def model_config(model_name, dataset, **values):
@@ -102,12 +48,15 @@ def model_config(model_name, dataset, **values):
   own = {f.name for f in dataclasses.fields(config_class)}
   unknown = sorted(set(values) - own)
   if unknown:
-    raise ValueError(f'--{", --".join(unknown)} do(es) not apply to --model={model_name}; '
+    raise UsageError(f'--{", --".join(unknown)} do(es) not apply to --model={model_name}; '
                      f'its hyperparameters are: {", ".join(sorted(own))}.')
   merged = {k: v for k, v in get_dataset(dataset).defaults.items() if k in own}
   merged.update(getattr(get_model_class(model_name), 'dataset_defaults', {}).get(dataset, {}))
   merged.update(values)
-  return config_class(**merged)
+  try:
+    return config_class(**merged)
+  except ValueError as e:
+    raise UsageError(str(e)) from None
 
 
 def run_name(model_name, model_config, batch):
@@ -116,36 +65,41 @@ def run_name(model_name, model_config, batch):
   return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
 
 
-def read_metrics(run_dir):
-  """Every report of a run, as a list of dicts (one per metrics.jsonl line)."""
-  path = os.path.join(run_dir, METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+def run_dir(train_dir, dataset, model_name, model_config, batch):
+  """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
+  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch))
+
+
+read_metrics = rundir.read_metrics
 
 
 class Run:
-  """A run directory: config, checkpoints, metrics.jsonl, TensorBoard logs, export."""
+  """A run directory and the model trained in it.
 
-  def __init__(self, model_name, model_config, config, strategy=None):
-    self.model_name = model_name
-    self.model_config = model_config
-    self.config = config
+  Under several workers every worker makes a Run; only the chief (`chief`) writes the run
+  directory, the others save their checkpoints and exports into a scratch folder they delete.
+  """
+
+  def __init__(self, model_name, model_config, config, strategy=None, log=print):
+    self.model_name, self.model_config, self.config, self.log = (
+        model_name, model_config, config, log)
     self.dataset = get_dataset(config.dataset, config.data_dir)
-    self.dir = os.path.join(config.train_dir, config.dataset,
-                            run_name(model_name, model_config, config.batch))
-    self.strategy = strategy or STRATEGIES[config.strategy]()
+    self.dir = run_dir(config.train_dir, config.dataset, model_name, model_config, config.batch)
+    self.strategy = strategy or distribute.make_strategy(config.strategy)
+    self.chief = distribute.is_chief(self.strategy)
+    self.scratch = None if self.chief else tempfile.mkdtemp(prefix='acai_tf-worker-')
     self.record = {'model': model_name, 'model_config': model_config.to_dict(),
                    'train_config': dataclasses.asdict(config)}
+    self.lock = None
+
+  def path(self, *parts):
+    return os.path.join(self.dir, *parts)
 
   def check_config(self):
     """Refuses to resume a run directory that was made with other settings."""
-    path = os.path.join(self.dir, CONFIG_FILE)
-    if not os.path.exists(path):
+    saved = rundir.read_json(self.path(rundir.CONFIG_FILE))
+    if saved is None:
       return
-    with open(path) as f:
-      saved = json.load(f)
     fixed = ('dataset', 'batch', 'seed', 'precision')
     saved['train_config'].setdefault('precision', 'float32')  # runs made before the flag
     old = {'model': saved['model'], 'model_config': saved['model_config'],
@@ -153,158 +107,162 @@ class Run:
     new = {'model': self.model_name, 'model_config': self.model_config.to_dict(),
            **{k: getattr(self.config, k) for k in fixed}}
     if old != new:
-      raise RunError(f'{self.dir} holds a run with other settings:\n  saved:   {old}\n'
+      raise UsageError(f'{self.dir} holds a run with other settings:\n  saved:   {old}\n'
                        f'  current: {new}\nUse another --train_dir or remove that directory.')
+
+  def check_diverged(self):
+    marker = rundir.read_json(self.path(rundir.DIVERGED_FILE))
+    if marker is not None:
+      start = (f'its last finite checkpoint (step {marker["checkpoint"]})'
+               if marker['checkpoint'] else 'the start')
+      raise DivergedError(
+          f'{self.dir} diverged at step {marker["step"]} ({marker["reason"]}) and would diverge '
+          'again: training is deterministic. Change a setting (e.g. a smaller --lr gives a new '
+          f'run directory), or delete {rundir.DIVERGED_FILE} there to retry from {start}.')
+
+  def open(self):
+    """Takes the run directory: lock, orphan clean-up, room check (the chief only)."""
+    if not self.chief:
+      return
+    rundir.check_writable(self.dir)
+    self.lock = rundir.Lock(self.dir)
+    for path in rundir.remove_orphans(self.dir):
+      self.log(f'removed {path}, left by an interrupted earlier process')
+
+  def close(self):
+    if self.lock:
+      self.lock.release()
+    if self.scratch:
+      shutil.rmtree(self.scratch, ignore_errors=True)
 
   def build(self):
     cls = get_model_class(self.model_name)
+    keras.utils.set_random_seed(self.config.seed)  # initial weights follow --seed
     with self.strategy.scope():
       model = cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,
                   seed=self.config.seed, precision=self.config.precision)
       model.compile(jit_compile=jit_compile(self.config.xla))
       self.checkpoint = tf.train.Checkpoint(
           model=model, **{f'optimizer_{g}': o for g, o in model.group_optimizers.items()})
-    self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(self.dir, 'checkpoints'), max_to_keep=2,
-        step_counter=model.step)
     self.model = model
+    self.manager = self._manager()
     return model
 
+  def _manager(self):
+    folder = self.path(rundir.CHECKPOINTS) if self.chief else self.scratch
+    if self.chief:
+      _write_index(folder, self.checkpoints())
+    return tf.train.CheckpointManager(self.checkpoint, folder, max_to_keep=2)
+
+  def checkpoints(self):
+    """Checkpoint prefixes found on disk (whatever the index says), newest first."""
+    found = glob.glob(self.path(rundir.CHECKPOINTS, 'ckpt-*.index'))
+    prefixes = [p[:-len('.index')] for p in found if re.fullmatch(r'ckpt-\d+', os.path.basename(
+        p[:-len('.index')]))]
+    return sorted(prefixes, key=lambda p: int(p.rsplit('-', 1)[1]), reverse=True)
+
   def restore(self):
-    """Restores the newest checkpoint, if any; returns the step it holds."""
-    latest = self.manager.latest_checkpoint
-    if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
-    return int(self.model.step)
+    """Restores the newest readable, finite checkpoint, if any; returns the step it holds.
+
+    An unreadable checkpoint (truncated, half-copied) is moved to checkpoints/unreadable/ and
+    the one before it is tried.
+    """
+    tried = []
+    for prefix in self.checkpoints():
+      try:
+        self.checkpoint.restore(prefix).assert_existing_objects_matched()
+      except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
+        reason = str(getattr(e, 'message', e)).strip().splitlines()[0][:200]
+        tried.append(f'{prefix} ({reason})')
+        self.log(f'warning: {prefix} is unreadable ({reason}); trying the checkpoint before it')
+        self._set_aside(prefix)
+        continue
+      bad = self.nonfinite()
+      if bad:
+        tried.append(f'{prefix} (non-finite {bad[0]})')
+        self.log(f'warning: {prefix} holds non-finite weights ({bad[0]}); trying the one before it')
+        self._set_aside(prefix)
+        continue
+      if tried:
+        self.manager = self._manager()
+      return self.model.steps_done()
+    if tried:
+      raise UsageError(f'no checkpoint of {self.dir} is readable: {"; ".join(tried)}. Move the '
+                       'run directory aside to train it again from scratch.')
+    return 0
+
+  def _set_aside(self, prefix):
+    if not self.chief:
+      return
+    aside = self.path(rundir.CHECKPOINTS, 'unreadable')
+    os.makedirs(aside, exist_ok=True)
+    for path in glob.glob(prefix + '.*'):
+      os.replace(path, os.path.join(aside, os.path.basename(path)))
+
+  def nonfinite(self):
+    """Paths of the model's float variables holding NaN or infinity."""
+    return [v.path for v in self.model.weights
+            if v.dtype.startswith('float') and not np.isfinite(np.asarray(v.numpy())).all()]
+
+  def diverged(self, step, reason):
+    """Records the divergence (so reruns refuse) and raises DivergedError."""
+    last = self.checkpoints()
+    marker = {'step': step, 'reason': reason, 'time': time.strftime('%Y-%m-%d %H:%M:%S'),
+              'checkpoint': int(last[0].rsplit('-', 1)[1]) if last else 0}
+    if self.chief:
+      rundir.write_atomic(self.path(rundir.DIVERGED_FILE), json.dumps(marker, indent=2) + '\n')
+    self.check_diverged()
+
+  def _check_finite(self, step):
+    bad = self.nonfinite()
+    if bad:
+      self.diverged(step, f'{len(bad)} weight tensors not finite, e.g. {bad[0]}')
 
   def save_checkpoint(self):
-    self.manager.save(checkpoint_number=int(self.model.step))
-
-  def truncate_metrics(self, step):
-    """Drops reports newer than the restored checkpoint (they will be made again)."""
-    kept = [m for m in read_metrics(self.dir) if m['step'] <= step]
-    export.write_atomic(os.path.join(self.dir, METRICS_FILE),
-                  ''.join(json.dumps(m) + '\n' for m in kept))
+    step = self.model.steps_done()
+    self._check_finite(step)
+    self.manager.save(checkpoint_number=step)
 
   def export(self, step):
+    """Exports the model (the chief into exports/, the others into their scratch folder)."""
+    self._check_finite(step)
     meta = {**self.record, 'step': step, 'kimg': self.config.kimg(step),
             'dataset': self.config.dataset, 'image_shape': list(self.model.image_shape),
             'latent_shape': list(self.model.latent_shape)}
-    return export.save(self.model, self.dir, meta)
+    path = export.save(self.model, self.dir if self.chief else self.scratch, meta)
+    if not self.chief:
+      shutil.rmtree(path, ignore_errors=True)
+    return path
+
+  def export_is_current(self, step):
+    meta = rundir.read_json(self.path(rundir.EXPORT_LINK, export.META_FILE))
+    return meta is not None and meta.get('step') == step
+
+  def truncate_metrics(self, step):
+    """Drops reports newer than the restored checkpoint (they will be made again)."""
+    rundir.write_metrics(self.dir, [m for m in read_metrics(self.dir) if m['step'] <= step])
+
+  def check_room(self):
+    """Fails before training if the disk cannot hold a checkpoint and an export."""
+    weights = sum(int(np.prod(v.shape)) * 4 for v in self.model.weights)
+    needed = 4 * weights + (2 << 20)  # weights, Adam's two moments, the export; graph and logs
+    free = shutil.disk_usage(self.dir).free
+    if free < needed:
+      raise StorageError(28, f'{self.dir} has {free / 2**20:.1f} MB free; a checkpoint and an '
+                             f'export of this model need about {needed / 2**20:.1f} MB. Free some '
+                             'space or choose another --train_dir.')
 
 
-class Reporter(keras.callbacks.Callback):
-  """At every epoch end (= every report): evaluate, log, checkpoint, export."""
-
-  def __init__(self, run, every, total, log):
-    super().__init__()
-    self.run, self.every, self.total, self.log = run, every, total, log
-    self.writer = tf.summary.create_file_writer(os.path.join(run.dir, 'tensorboard'))
-    self.evaluator = Evaluator(run.model, run.dataset, run.config)
-    self.last = (time.perf_counter(), int(run.model.step))
-
-  def on_epoch_end(self, epoch, logs=None):
-    run, model = self.run, self.run.model
-    step = int(model.step)
-    if step % self.every and step != self.total:
-      return  # an epoch cut at a phase boundary, not a report
-    now = time.perf_counter()
-    img_s = (step - self.last[1]) * run.config.batch / max(now - self.last[0], 1e-9)
-    scalars = {k: float(v) for k, v in (logs or {}).items()}
-    bad = [k for k, v in scalars.items() if not math.isfinite(v)]
-    if bad:
-      raise FloatingPointError(f'Training diverged at step {step}: {bad} are not finite. '
-                               'Try a smaller --lr; the last checkpoint is kept.')
-    scalars['img_s'] = img_s
-    scalars.update(self.evaluator.scalars(step))
-    record = {'step': step, 'kimg': run.config.kimg(step), **scalars}
-    with self.writer.as_default(step=step):
-      for name, value in scalars.items():
-        tf.summary.scalar(name, value)
-      for name, grid in self.evaluator.grids(step).items():
-        tf.summary.image(name, grids.to_uint8(grid)[None])
-    self.writer.flush()
-    with open(os.path.join(run.dir, METRICS_FILE), 'a') as f:
-      f.write(json.dumps(record) + '\n')
-    run.save_checkpoint()
-    run.export(step)
-    self.log(_format_report(record))
-    self.last = (time.perf_counter(), step)
-
-
-class PeriodicCheckpoint(keras.callbacks.Callback):
-  """Saves a checkpoint whenever `minutes` have passed since the last one."""
-
-  def __init__(self, run, minutes):
-    super().__init__()
-    self.run, self.seconds = run, 60 * minutes
-    self.last = time.monotonic()
-
-  def on_train_batch_end(self, batch, logs=None):
-    if time.monotonic() - self.last >= self.seconds:
-      self.run.save_checkpoint()
-      self.last = time.monotonic()
-
-  def on_epoch_end(self, epoch, logs=None):
-    self.last = time.monotonic()  # the Reporter has just saved one
-
-
-class Progress(keras.callbacks.Callback):
-  """Prints kimg, img/s and the running losses every `seconds`."""
-
-  def __init__(self, run, total_steps, seconds, log):
-    super().__init__()
-    self.run, self.total, self.seconds, self.log = run, total_steps, seconds, log
-    self.last = None
-
-  def on_train_batch_end(self, batch, logs=None):
-    now = time.perf_counter()
-    if self.last is None:
-      self.last = (now, int(self.run.model.step))
-      return
-    if now - self.last[0] < self.seconds:
-      return
-    step = int(self.run.model.step)
-    img_s = (step - self.last[1]) * self.run.config.batch / (now - self.last[0])
-    eta = (self.total - step) * self.run.config.batch / max(img_s, 1e-9)
-    losses = '  '.join(f'{k} {float(v):.4g}' for k, v in (logs or {}).items())
-    kimg = self.run.config.kimg
-    self.log(f'kimg {kimg(step):8.1f}/{kimg(self.total):.0f}  img/s {img_s:6.1f}  '
-             f'eta {eta / 60:5.1f} min  {losses}')
-    self.last = (now, step)
-
-
-def _format_report(record):
-  parts = [f'{k} {v:.4g}' for k, v in record.items() if k not in ('step', 'kimg')]
-  return f'[report] kimg {record["kimg"]:.1f} step {record["step"]}  ' + '  '.join(parts)
-
-
-class Evaluator:
-  """Report-time figures from a live model, through numpy endpoints traced once."""
-
-  def __init__(self, model, dataset, config):
-    self.model, self.dataset, self.config = model, dataset, config
-    wrap = lambda fn: export.numpy_endpoint(tf.function(fn, reduce_retracing=True))  # noqa: E731
-    self.encode, self.decode = wrap(model.encode), wrap(model.decode)
-    self.interpolate = wrap(model.interpolate)
-    self.classify = wrap(model.classify) if model.classifier is not None else None
-
-  def scalars(self, step):
-    """Probe accuracy on the test split; Mean Distance / Smoothness on lines32."""
-    results = {}
-    if self.classify is not None:
-      images, labels = self.dataset.test()
-      results['latent_accuracy'] = 100 * float(np.mean(self.classify(images).argmax(1) == labels))
-    if self.dataset.line_metrics:
-      rng = np.random.default_rng([self.config.seed, step])  # fresh lines at every report
-      results.update(evaluate_interpolations(self.encode, self.decode, self.interpolate, rng,
-                                             pairs=self.config.eval_pairs))
-    return results
-
-  def grids(self, step):
-    rng = np.random.default_rng([self.config.seed, step, 1])
-    return grids.monitoring_grids(self.encode, self.decode, self.interpolate,
-                                  self.dataset.eval_pool(), self.model.latent_shape, rng)
+def _write_index(folder, prefixes):
+  """Rewrites the checkpoint index if it is missing or names files that are not there."""
+  if not prefixes:
+    return
+  state = tf.train.get_checkpoint_state(folder)
+  listed = list(state.all_model_checkpoint_paths) if state else []
+  if not state or not all(os.path.exists(p + '.index') for p in listed) or (
+      os.path.basename(state.model_checkpoint_path) != os.path.basename(prefixes[0])):
+    tf.compat.v1.train.update_checkpoint_state(
+        folder, prefixes[0], all_model_checkpoint_paths=list(reversed(prefixes[:2])))
 
 
 def execution_size(steps, most):
@@ -317,26 +275,41 @@ def execution_size(steps, most):
 
 
 def _segments(step, total, every, boundaries=()):
-  """Splits [step, total) at multiples of `every` and at `boundaries`.
+  """Splits [step, total) at multiples of `every` and at `boundaries`, in closed form.
 
   Returns:
     [(epochs, steps_per_epoch), ...]: runs of equal epochs, one `fit` call each.
   """
   segments = []
-  while step < total:
-    end = min([(step // every + 1) * every, total] + [b for b in boundaries if b > step])
-    if end - step == every and segments and segments[-1][1] == every:
-      segments[-1] = (segments[-1][0] + 1, every)
+
+  def add(epochs, steps):
+    if steps == every and segments and segments[-1][1] == every:
+      segments[-1] = (segments[-1][0] + epochs, every)
     else:
-      segments.append((1, end - step))
-    step = end
+      segments.append((epochs, steps))
+
+  for end in sorted({b for b in boundaries if step < b < total} | {total}):
+    first = min((step // every + 1) * every, end)  # up to the next report
+    if first > step:
+      add(1, first - step)
+      step = first
+    whole = (end - step) // every
+    if whole:
+      add(whole, every)
+      step += whole * every
+    if end > step:
+      add(1, end - step)
+      step = end
   return segments
 
 
 def describe(run, model, log):
+  workers = distribute.worker(run.strategy)
   log(f'run directory: {run.dir}')
   rows = [('model', run.model_name), *run.model_config.to_dict().items(),
-          *dataclasses.asdict(run.config).items(), ('replicas', run.strategy.num_replicas_in_sync)]
+          *dataclasses.asdict(run.config).items(),
+          ('replicas', run.strategy.num_replicas_in_sync), ('workers', workers[1]),
+          ('conv_paths', nets.resolved_conv_paths())]
   width = max(len(k) for k, _ in rows)
   for key, value in rows:
     log(f'  {key:<{width}}  {value}')
@@ -345,42 +318,84 @@ def describe(run, model, log):
 
 
 def train(model_name, model_config, config, strategy=None, log=print):
-  """Trains (or resumes) one run to `config.total_kimg`.
+  """Trains (or resumes) one run to `config.total_kimg` and exports it.
 
   Args:
     model_name: a key of `acai_tf.models.MODELS`.
     model_config: that model's config dataclass.
     config: TrainConfig.
     strategy: optional tf.distribute.Strategy overriding `config.strategy`.
-    log: where progress lines go.
+    log: where progress lines go (only the chief worker logs).
 
   Returns:
     The Run (its `dir` holds everything; `read_metrics(run.dir)` the reports).
+
+  Raises:
+    acai_tf.errors.AcaiError subclasses: UsageError (settings or data), DivergedError,
+    BusyError (another process trains this run), StorageError, Interrupted (by a signal; a
+    checkpoint was saved).
   """
-  run = Run(model_name, model_config, config, strategy)
+  with StopSignals() as signals:
+    run = Run(model_name, model_config, config, strategy, log)
+    if not run.chief:
+      log = run.log = lambda line: None  # noqa: E731 - the chief speaks for the cluster
+    try:
+      _train(run, signals, log)
+    finally:
+      run.close()
+  return run
+
+
+def _train(run, signals, log):
+  config = run.config
   run.check_config()
   run.dataset.check()
-  os.makedirs(run.dir, exist_ok=True)
+  if run.dataset.train_size is not None and run.dataset.train_size < config.batch:
+    raise UsageError(f'{config.dataset} has {run.dataset.train_size} training images, fewer '
+                     f'than --batch={config.batch}.')
+  run.open()
+  run.check_diverged()
   model = run.build()
+  if run.chief:
+    run.check_room()
   step = run.restore()
   total = config.steps(config.total_kimg)
   every = config.steps(config.report_kimg)
   if step >= total:
+    if distribute.agree(run.strategy, run.chief and not run.export_is_current(step)):
+      log(f'{run.dir} is trained to step {step} but its export is missing; exporting it')
+      run.export(step)
     log(f'{run.dir} is already trained to step {step} (kimg {config.kimg(step):.1f}) >= '
         f'total_kimg {config.total_kimg}; nothing to do. Raise --total_kimg to train further.')
-    return run
-  export.write_atomic(os.path.join(run.dir, CONFIG_FILE), json.dumps(run.record, indent=2) + '\n')
-  run.truncate_metrics(step)
+    distribute.barrier(run.strategy)
+    return
+  if run.chief:
+    rundir.write_atomic(run.path(rundir.CONFIG_FILE), json.dumps(run.record, indent=2) + '\n')
+    run.truncate_metrics(step)
   describe(run, model, log)
   log(('resuming at' if step else 'starting at') + f' step {step} (kimg {config.kimg(step):.1f});'
       f' training to step {total} (kimg {config.kimg(total):.1f}), reporting every {every} steps')
-  callbacks = [PeriodicCheckpoint(run, config.checkpoint_minutes),
-               Progress(run, total, config.progress_seconds, log), Reporter(run, every, total, log)]
+  reporter = Reporter(run, every, total, config.checkpoint_minutes, signals, log)
+  callbacks = [reporter] + ([Progress(run, total, config.progress_seconds, log)] if run.chief else [])
   for epochs, steps in _segments(step, total, every, model.phase_boundaries(config.batch)):
-    model.enter_phase(int(model.step), config.batch)
+    if distribute.agree(run.strategy, signals.requested):
+      reporter.stopped = True
+      if model.steps_done() > step:  # stopped at a phase boundary, between two reports
+        run.save_checkpoint()
+      break
+    model.enter_phase(model.steps_done(), config.batch)
     model.set_steps_per_execution(execution_size(steps, config.steps_per_execution))
-    data = run.dataset.train(config.batch, config.seed, start_step=int(model.step))
+    start = model.steps_done()
+    data = distribute.distribute_batches(
+        run.strategy, lambda rows, start=start: run.dataset.train(config.batch, config.seed,
+                                                                  start, rows), config.batch)
     model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0,
               shuffle=False)
-  log(f'done: {run.dir} (export: {os.path.join(run.dir, "export")})')
-  return run
+    if reporter.stopped:
+      break
+  distribute.barrier(run.strategy)
+  if reporter.stopped or signals.requested:
+    raise Interrupted(f'stopped by {signals.requested or "a peer worker"} at step '
+                      f'{model.steps_done()}; a checkpoint is saved. Rerun the same command to '
+                      'resume.')
+  log(f'done: {run.dir} (export: {run.path(rundir.EXPORT_LINK)})')

@@ -13,18 +13,23 @@ class Dataset:
     nclass: number of labels (1 = unlabelled: the probe is skipped).
     defaults: model hyperparameters the paper used on this dataset.
     line_metrics: whether Mean Distance / Smoothness apply.
+    train_size: training images (None for generated data).
   """
   name = None
   image_shape = (32, 32, 1)
   nclass = 10
   defaults = {}
   line_metrics = False
+  train_size = None  # images in the training split; None: an endless generator
 
-  def train(self, batch, seed, start_step=0):
+
+  def train(self, batch, seed, start_step=0, rows=None):
     """Infinite tf.data stream of (images float32 [-1, 1], labels int64) batches.
 
     Batch i depends only on (seed, i), so a resumed run passing the step it
     resumes from as `start_step` sees the data an uninterrupted run would.
+    `rows` (a slice of range(batch)) keeps only those rows of every batch:
+    one replica's or one worker's share.
     """
     raise NotImplementedError
 
@@ -45,12 +50,19 @@ class Dataset:
     return np.resize(images, (n,) + images.shape[1:]) if len(images) < n else images[:n]
 
 
-def step_batches(take, batch, start_step, image_shape, dtype=tf.float32):
+def share(batch, rows):
+  """The row indices `rows` (a slice, or None for all) selects of a batch of `batch` rows."""
+  return range(batch)[rows or slice(None)]
+
+
+def step_batches(take, rows, start_step, image_shape, dtype=tf.float32):
   """tf.data stream of `take(step) -> (images, labels)` for step = start_step, start_step + 1, ...
 
-  Batch i depends only on i, so a resumed run continues the stream exactly. uint8 images are
-  scaled to [-1, 1] in the graph (cheaper than in numpy).
+  `take` returns `rows` rows. Batch i depends only on i, so a resumed run continues the stream
+  exactly. uint8 images are scaled to [-1, 1] in the graph (cheaper than in numpy).
   """
+  batch = len(rows)
+
   def load(step):
     images, labels = tf.numpy_function(take, [step], (dtype, tf.int64), stateful=False)
     images = tf.ensure_shape(images, (batch,) + tuple(image_shape))

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from acai_tf.data.base import Dataset, step_batches
+from acai_tf.data.base import Dataset, share, step_batches
 from acai_tf.lines import NCLASS, SIZE, random_lines
 
 
@@ -18,10 +18,13 @@ class Lines32(Dataset):
   test_size = 5000
   test_seed = 20190506  # fixed: every run and every model is scored on the same lines
 
-  def train(self, batch, seed, start_step=0):
+  def train(self, batch, seed, start_step=0, rows=None):
+    rows = share(batch, rows)
+
     def take(step):  # each batch from its own Generator seeded by (seed, step)
-      return random_lines(np.random.default_rng([seed, int(step)]), batch)[:2]
-    return step_batches(take, batch, start_step, self.image_shape)
+      images, labels, _ = random_lines(np.random.default_rng([seed, int(step)]), batch)
+      return images[rows.start:rows.stop], labels[rows.start:rows.stop]
+    return step_batches(take, rows, start_step, self.image_shape)
 
   def test(self):
     return _test_lines(self.test_seed, self.test_size)

@@ -21,17 +21,18 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from acai_tf.data.base import Dataset, step_batches
+from acai_tf.data.base import Dataset, share, step_batches
+from acai_tf.errors import UsageError
 
 FEATURES = {'image': tf.io.FixedLenFeature([], tf.string),
             'label': tf.io.FixedLenFeature([], tf.int64)}
 
 
-class MissingDataError(FileNotFoundError):
+class MissingDataError(UsageError):
   """A TFRecord file the dataset needs is not there."""
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UsageError):
   """A file is not what data_prep writes."""
 
 
@@ -81,9 +82,15 @@ class RecordDataset(Dataset):
     return paths
 
   def check(self):
-    """Fails at once, before training starts, if a file is missing."""
+    """Fails at once, before training starts, if a file is missing or unreadable.
+
+    Decodes every split (kept in memory for training and the reports anyway), so a damaged
+    test split is found now rather than at the first report.
+    """
     for split in self.splits:
       self.files(split)
+    for split in self.splits:
+      self.arrays(split)
 
   def _decode(self, record):
     example = tf.io.parse_single_example(record, FEATURES)
@@ -113,8 +120,13 @@ class RecordDataset(Dataset):
       raise DataFormatError(f'{self.name}: the {split} files hold no images: {self.files(split)}')
     return np.concatenate(images), np.concatenate(labels)
 
-  def train(self, batch, seed, start_step=0):
+  @property
+  def train_size(self):
+    return len(self.arrays('train')[1])
+
+  def train(self, batch, seed, start_step=0, rows=None):
     images, labels = self.arrays('train')
+    rows = share(batch, rows)
     n = len(labels)
     if n < batch:
       raise ValueError(f'{self.name} has {n} training images, fewer than --batch={batch}.')
@@ -123,14 +135,14 @@ class RecordDataset(Dataset):
     def permutation(epoch):
       return np.random.default_rng([seed, epoch]).permutation(n)
 
-    def take(step):
-      epoch, offset = np.divmod(step * batch + np.arange(batch), n)
-      index = np.empty(batch, np.int64)
+    def take(step):  # rows of batch `step` of the global stream
+      epoch, offset = np.divmod(step * batch + np.arange(rows.start, rows.stop), n)
+      index = np.empty(len(rows), np.int64)
       for e in np.unique(epoch):  # one or two epochs per batch
         index[epoch == e] = permutation(e)[offset[epoch == e]]
       return images[index], labels[index]
 
-    return step_batches(take, batch, start_step, self.image_shape, tf.uint8)
+    return step_batches(take, rows, start_step, self.image_shape, tf.uint8)
 
   def test(self):
     images, labels = self.arrays('test')

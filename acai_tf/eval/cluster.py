@@ -6,15 +6,20 @@ the whole test split, whitened with the training SVD, K-means (random init,
 one-to-one cluster -> class matching (scipy's linear_sum_assignment).
 """
 
-from absl import app, flags, logging
+from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
-from acai_tf.eval.common import features, labelled_splits, load_export, result_path, write_result
+from absl import app, flags  # noqa: I001
+
+from acai_tf.eval.common import (check_dataset, features, labelled_splits, load_export,
+                                 result_path, write_result)
 from acai_tf.evaluation.representation import cluster_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export).')
 flags.DEFINE_string('dataset', None, 'Dataset (default: the one the export trained on).')
 flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).')
+flags.DEFINE_bool('any_dataset', False, 'Allow --dataset to differ from the export\'s training set '
+                  '(same image shape).')
 flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).')
 flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
 flags.DEFINE_integer('seed', 0, 'K-means random_state.')
@@ -23,11 +28,11 @@ flags.mark_flag_as_required('export')
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
   if FLAGS.n_init < 1:
     raise app.UsageError('--n_init must be >= 1.')
   module, meta = load_export(FLAGS.export)
   dataset_name = FLAGS.dataset or meta['dataset']
+  check_dataset(meta, dataset_name, FLAGS.any_dataset)
   dataset, train, _, test, test_labels = labelled_splits(dataset_name, FLAGS.data_dir,
                                                          FLAGS.train_limit)
   accuracy = 100 * cluster_accuracy(features(module, train), features(module, test),
@@ -42,4 +47,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -6,19 +6,34 @@ import os
 import tensorflow as tf
 
 from acai_tf.data import get_dataset
+from acai_tf.errors import UsageError
 from acai_tf.export import numpy_endpoint as batched  # noqa: F401 (used by the programs)
-from acai_tf.export import write_atomic
+from acai_tf.rundir import write_atomic
 
 
 def load_export(path):
   """(module, meta) of an export made by training; a clear error if it is not one."""
+  if not os.path.exists(path):
+    raise UsageError(f'{path} does not exist; pass <run_dir>/export of a trained run.')
   meta_path = os.path.join(path, 'acai_tf.json')
   if not os.path.exists(meta_path):
-    raise FileNotFoundError(f'{path} is not an acai_tf export (no acai_tf.json); pass '
-                            '<run_dir>/export.')
+    raise UsageError(f'{path} is not an acai_tf export (no acai_tf.json); pass <run_dir>/export.')
   with open(meta_path) as f:
     meta = json.load(f)
   return tf.saved_model.load(path), meta
+
+
+def check_dataset(meta, dataset, any_dataset=False):
+  """Refuses to score an export on a dataset it was not trained on (unless `any_dataset`)."""
+  trained = meta.get('dataset')
+  shape = tuple(meta.get('image_shape') or ())
+  wanted = tuple(get_dataset(dataset).image_shape)
+  if shape and shape != wanted:
+    raise UsageError(f'the export takes images of shape {shape} ({trained}); {dataset} has '
+                     f'{wanted}. Pass --dataset={trained}.')
+  if trained and trained != dataset and not any_dataset:
+    raise UsageError(f'the export was trained on {trained}, not {dataset}. Pass '
+                     f'--dataset={trained}, or --any_dataset to score it on {dataset} anyway.')
 
 
 def features(module, images):
@@ -29,9 +44,11 @@ def features(module, images):
 
 def labelled_splits(dataset_name, data_dir, train_limit):
   """(train images, labels, test images, labels) of a labelled dataset, floats in [-1, 1]."""
+  if train_limit < 1:
+    raise UsageError(f'train_limit={train_limit} must be >= 1.')
   dataset = get_dataset(dataset_name, data_dir)
   if dataset.nclass < 2:
-    raise ValueError(f'{dataset_name} is unlabelled: probes and clustering need labels.')
+    raise UsageError(f'{dataset_name} is unlabelled: probes and clustering need labels.')
   dataset.check()
   train, train_labels = dataset.train_once(train_limit)
   test, test_labels = dataset.test()

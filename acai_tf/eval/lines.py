@@ -6,7 +6,10 @@ decoded and matched to 10000 reference lines. Seeded, so reruns agree.
 """
 
 import numpy as np
-from absl import app, flags, logging
+
+from acai_tf import cli  # first: quiets TensorFlow's start-up lines
+
+from absl import app, flags  # noqa: I001
 
 from acai_tf.eval.common import batched, load_export, result_path, write_result
 from acai_tf.evaluation.lines import evaluate_interpolations
@@ -21,7 +24,6 @@ flags.mark_flag_as_required('export')
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
   module, meta = load_export(FLAGS.export)
   if meta['dataset'] != 'lines32':
     raise app.UsageError(f'{FLAGS.export} was trained on {meta["dataset"]}, not lines32.')
@@ -40,4 +42,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

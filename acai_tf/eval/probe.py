@@ -11,15 +11,20 @@ FLAGS.master); this is a maintained-library replacement, not a port of it.
 
 import os
 
-from absl import app, flags, logging
+from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
-from acai_tf.eval.common import features, labelled_splits, load_export, result_path, write_result
+from absl import app, flags  # noqa: I001
+
+from acai_tf.eval.common import (check_dataset, features, labelled_splits, load_export,
+                                 result_path, write_result)
 from acai_tf.evaluation.representation import probe_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export); not needed with --pixels.')
 flags.DEFINE_string('dataset', None, 'Dataset to probe on (default: the one the export trained on).')
 flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).')
+flags.DEFINE_bool('any_dataset', False, 'Allow --dataset to differ from the export\'s training set '
+                  '(same image shape).')
 flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
 flags.DEFINE_integer('train_limit', 60000, 'Use the first this many training images.')
 flags.DEFINE_integer('max_iter', 1000, 'L-BFGS iterations of the logistic regression.')
@@ -29,13 +34,14 @@ flags.DEFINE_string('output', None, 'JSON file (default: eval_probe[_pixels]_<da
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
   if not FLAGS.pixels and not FLAGS.export:
     raise app.UsageError('--export is required (or --pixels for the raw-pixel baseline).')
   module, meta = load_export(FLAGS.export) if FLAGS.export else (None, {})
   dataset = FLAGS.dataset or meta.get('dataset')
   if not dataset:
     raise app.UsageError('--dataset is required with --pixels and no --export.')
+  if module is not None:
+    check_dataset(meta, dataset, FLAGS.any_dataset)
   _, train, train_labels, test, test_labels = labelled_splits(dataset, FLAGS.data_dir,
                                                               FLAGS.train_limit)
   if FLAGS.pixels:
@@ -56,4 +62,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

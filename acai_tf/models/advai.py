@@ -2,7 +2,7 @@
 
 Li et al., "AdvAI: Adversarial Interpolation in Autoencoders", ICME 2021 /
 IEEE MultiMedia 2022 (doi 10.1109/MMUL.2022.3148991); official code
-guanyuelee/AdvAI-Official. Facts: ../shared/spec/extensions-advai-aeai.md.
+guanyuelee/AdvAI-Official.
 
 A module R corrects the linear path between two codes,
 

@@ -15,15 +15,9 @@ import keras
 import tensorflow as tf
 
 from acai_tf import nets
+from acai_tf.config import PRECISIONS, hparam  # noqa: F401 (hparam: used by every model's config)
 
 IMAGE_SIZE = 32
-# Keras dtype policies of the conv networks; outputs, losses and metrics stay float32.
-PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
-
-
-def hparam(default, help):  # noqa: A002 - mirrors absl's argument name
-  """A config field whose help text becomes the training binary's flag help."""
-  return dataclasses.field(default=default, metadata={'help': help})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,6 +237,48 @@ class AutoEncoder(keras.Model):
     if steps != self.steps_per_execution:
       self.steps_per_execution = steps
       self.train_function = None
+
+  def make_train_function(self, force=False):
+    """The compiled function `fit` calls: `steps_per_execution` steps, one `strategy.run` each.
+
+    Replaces Keras' version, whose loop over `get_next_as_optional` fails with several
+    replicas and more than one step per execution (keras-team/keras#19246), and which reduces
+    scalar logs along an axis under MultiWorkerMirroredStrategy (keras#20585). Logs are the
+    mean over replicas of each replica's running mean.
+    """
+    if self.train_function is not None and not force:
+      return self.train_function
+    strategy = self.distribute_strategy
+    step_fn = tf.function(self.train_step, jit_compile=True) if self.jit_compile else self.train_step
+
+    def one_step(iterator):
+      logs = strategy.run(step_fn, args=(next(iterator),))
+      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+    steps = self.steps_per_execution
+
+    @tf.function
+    def train_function(iterator):
+      logs = one_step(iterator)
+      if steps > 1:
+        for _ in tf.range(steps - 1):
+          logs = one_step(iterator)
+      return logs
+
+    self.train_function = train_function
+    return train_function
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Nothing to do: every network and optimizer is built in __init__ and compile.
+
+    (Keras' symbolic build averages a batch of (images, labels) across workers, which fails
+    under MultiWorkerMirroredStrategy: keras-team/keras#20329.)
+    """
+    del iterator, data_batch
+
+  def steps_done(self):
+    """Training steps taken so far (a Python int, under any distribution strategy)."""
+    return int(self.step.numpy())
 
   @property
   def metrics(self):

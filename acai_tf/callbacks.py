@@ -1,0 +1,171 @@
+"""The Keras callbacks of a training run: reports, checkpoints between reports, progress lines.
+
+A report step runs, in this order: the non-finite check, the evaluation, TensorBoard and
+metrics.jsonl, the export, the checkpoint. A process killed anywhere in between resumes from
+the previous checkpoint and makes that report again, so no report or export is ever lost and
+none is written twice.
+"""
+
+import math
+import signal
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from acai_tf import distribute, export, grids, rundir
+from acai_tf.evaluation.lines import evaluate_interpolations
+
+
+class StopSignals:
+  """While active, SIGTERM and SIGINT ask training to stop at the next step boundary.
+
+  `requested` names the signal received. A second signal stops at once (KeyboardInterrupt).
+  """
+
+  def __init__(self):
+    self.requested = None
+    self.saved = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for number in (signal.SIGTERM, signal.SIGINT):
+        self.saved[number] = signal.signal(number, self._handle)
+    return self
+
+  def _handle(self, number, frame):
+    del frame
+    if self.requested:
+      raise KeyboardInterrupt
+    self.requested = signal.Signals(number).name
+
+  def __exit__(self, *exc):
+    for number, handler in self.saved.items():
+      signal.signal(number, handler)
+
+
+class Reporter(keras.callbacks.Callback):
+  """Reports at every epoch end that is a report step; checkpoints and stops between them.
+
+  Between reports (after every execution of `steps_per_execution` steps) it saves a checkpoint
+  when `minutes` have passed, and stops training (after saving) when a signal asked for it;
+  with several workers both decisions are agreed, so every worker takes them at the same step.
+  """
+
+  def __init__(self, run, every, total, minutes, signals, log):
+    super().__init__()
+    self.run, self.every, self.total, self.log = run, every, total, log
+    self.seconds, self.signals = 60 * minutes, signals
+    self.last_checkpoint = time.monotonic()
+    self.stopped = False
+    self.writer = None
+    if run.chief:
+      self.writer = tf.summary.create_file_writer(run.path(rundir.TENSORBOARD))
+      self.evaluator = Evaluator(run.model, run.dataset, run.config)
+    self.last = (time.perf_counter(), run.model.steps_done())
+
+  def is_report(self, step):
+    return step % self.every == 0 or step == self.total
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = self.run.model.steps_done()
+    due = time.monotonic() - self.last_checkpoint >= self.seconds
+    save, stop = (distribute.agree(self.run.strategy, flag)
+                  for flag in (due, self.signals.requested))
+    if stop:
+      self.stopped = True
+      self.model.stop_training = True
+    if (save or stop) and not self.is_report(step):  # a report step saves after its report
+      self.run.save_checkpoint()
+      self.last_checkpoint = time.monotonic()
+
+  def on_epoch_end(self, epoch, logs=None):
+    run = self.run
+    step = run.model.steps_done()
+    if not self.is_report(step):
+      return  # an epoch cut at a phase boundary, or a stop between reports
+    scalars = {k: float(np.mean(v)) for k, v in (logs or {}).items()}
+    bad = sorted(k for k, v in scalars.items() if not math.isfinite(v))
+    if bad:
+      run.diverged(step, f'{", ".join(bad)} not finite')
+    if run.chief:
+      self._report(step, scalars)
+    run.export(step)
+    run.save_checkpoint()
+    self.last_checkpoint = time.monotonic()
+    self.last = (time.perf_counter(), step)
+
+  def _report(self, step, scalars):
+    run = self.run
+    now = time.perf_counter()
+    scalars['img_s'] = (step - self.last[1]) * run.config.batch / max(now - self.last[0], 1e-9)
+    scalars.update(self.evaluator.scalars(step))
+    record = {'step': step, 'kimg': run.config.kimg(step), **scalars}
+    with self.writer.as_default(step=step):
+      for name, value in scalars.items():
+        tf.summary.scalar(name, value)
+      for name, grid in self.evaluator.grids(step).items():
+        tf.summary.image(name, grids.to_uint8(grid)[None])
+    self.writer.flush()
+    rundir.append_metrics(run.dir, record)
+    self.log(_format_report(record))
+
+
+class Progress(keras.callbacks.Callback):
+  """Prints kimg, img/s and the running losses every `seconds`."""
+
+  def __init__(self, run, total_steps, seconds, log):
+    super().__init__()
+    self.run, self.total, self.seconds, self.log = run, total_steps, seconds, log
+    self.last = None
+
+  def on_train_batch_end(self, batch, logs=None):
+    now = time.perf_counter()
+    step = self.run.model.steps_done()
+    if self.last is None:
+      self.last = (now, step)
+      return
+    if now - self.last[0] < self.seconds:
+      return
+    img_s = (step - self.last[1]) * self.run.config.batch / (now - self.last[0])
+    eta = (self.total - step) * self.run.config.batch / max(img_s, 1e-9)
+    losses = '  '.join(f'{k} {float(np.mean(v)):.4g}' for k, v in (logs or {}).items())
+    kimg = self.run.config.kimg
+    self.log(f'kimg {kimg(step):8.1f}/{kimg(self.total):.0f}  img/s {img_s:6.1f}  '
+             f'eta {eta / 60:5.1f} min  {losses}')
+    self.last = (now, step)
+
+
+def _format_report(record):
+  parts = [f'{k} {v:.4g}' for k, v in record.items() if k not in ('step', 'kimg')]
+  return f'[report] kimg {record["kimg"]:.1f} step {record["step"]}  ' + '  '.join(parts)
+
+
+class Evaluator:
+  """Report-time figures from a live model, through numpy endpoints traced once."""
+
+  def __init__(self, model, dataset, config):
+    self.model, self.dataset, self.config = model, dataset, config
+    wrap = lambda fn: export.numpy_endpoint(tf.function(fn, reduce_retracing=True))  # noqa: E731
+    self.encode, self.decode = wrap(model.encode), wrap(model.decode)
+    self.interpolate = wrap(model.interpolate)
+    self.classify = wrap(model.classify) if model.classifier is not None else None
+
+  def scalars(self, step):
+    """Probe accuracy on the test split; Mean Distance / Smoothness on lines32."""
+    results = {}
+    if self.classify is not None:
+      images, labels = self.dataset.test()
+      results['latent_accuracy'] = 100 * float(np.mean(self.classify(images).argmax(1) == labels))
+    if self.dataset.line_metrics:
+      rng = np.random.default_rng([self.config.seed, step])  # fresh lines at every report
+      results.update(evaluate_interpolations(self.encode, self.decode, self.interpolate, rng,
+                                             pairs=self.config.eval_pairs))
+    return results
+
+  def grids(self, step):
+    rng = np.random.default_rng([self.config.seed, step, 1])
+    return grids.monitoring_grids(self.encode, self.decode, self.interpolate,
+                                  self.dataset.eval_pool(), self.model.latent_shape, rng)

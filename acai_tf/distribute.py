@@ -1,0 +1,149 @@
+"""Devices and tf.distribute strategies: one device, several (mirrored), several machines, TPU.
+
+Strategy names (`--strategy`):
+  auto          mirrored over the local GPUs if there are several, else one device
+  default       one device
+  mirrored      every local GPU (or every logical CPU of --cpu_devices)
+  multi_worker  MultiWorkerMirroredStrategy over the machines of $TF_CONFIG
+  tpu           TPUStrategy on --tpu (written to TF's documentation; untested here)
+
+Multi-worker rules followed here: every worker runs every step and every collective (checkpoint
+saves and exports included, non-chief workers into a temp folder they delete); only the chief
+writes the run directory; each worker reads only its share of every global batch.
+"""
+
+import functools
+import json
+import os
+
+import tensorflow as tf
+
+from acai_tf.config import STRATEGIES
+from acai_tf.errors import UsageError
+
+
+def split_cpu(count):
+  """Splits the host CPU into `count` logical devices (stand-ins for GPUs, for tests and laptops).
+
+  Must run before TensorFlow initialises its devices (before any op runs).
+  """
+  if count < 1:
+    raise UsageError(f'cpu_devices={count} must be >= 1.')
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+  except RuntimeError:
+    current = len(tf.config.list_logical_devices('CPU'))
+    if current != count:
+      raise UsageError(f'cannot split the CPU into {count} devices: TensorFlow already runs '
+                       f'with {current}. Split it before any TensorFlow op runs.') from None
+
+
+def _local_devices():
+  gpus = tf.config.list_logical_devices('GPU')
+  return [d.name for d in (gpus or tf.config.list_logical_devices('CPU'))]
+
+
+def make_strategy(name, tpu=None):
+  """The tf.distribute strategy called `name` (one of STRATEGIES)."""
+  if name == 'auto':
+    name = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'default'
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy(_local_devices())
+  if name == 'multi_worker':
+    if 'TF_CONFIG' not in os.environ:
+      raise UsageError('--strategy=multi_worker reads the cluster from $TF_CONFIG, which is not '
+                       'set. Start the workers with python -m acai_tf.launch, or see '
+                       'docs/scaling.md for a TF_CONFIG example.')
+    try:
+      json.loads(os.environ['TF_CONFIG'])
+    except ValueError as e:
+      raise UsageError(f'$TF_CONFIG is not valid JSON: {e}.') from None
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == 'tpu':
+    if not tpu:
+      raise UsageError('--strategy=tpu needs --tpu=ADDRESS (a TPU name, grpc:// address or local).')
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise UsageError(f'strategy={name!r}; choose one of: {", ".join(STRATEGIES)}.')
+
+
+def is_multi_worker(strategy):
+  return getattr(strategy.extended, '_num_workers', 1) > 1
+
+
+def worker(strategy):
+  """(index, count) of this process among the workers (0, 1 without a cluster)."""
+  if not is_multi_worker(strategy):
+    return 0, 1
+  resolver = strategy.cluster_resolver
+  spec = resolver.cluster_spec().as_dict()
+  order = [('chief', i) for i in range(len(spec.get('chief', [])))]
+  order += [('worker', i) for i in range(len(spec.get('worker', [])))]
+  return order.index((resolver.task_type, resolver.task_id)), len(order)
+
+
+def is_chief(strategy):
+  """Whether this process writes the run directory (the chief, or worker 0 without one)."""
+  return worker(strategy)[0] == 0
+
+
+def agree(strategy, flag):
+  """True on every worker if `flag` is true on any (one all-reduce with several workers).
+
+  Decisions taken between steps (save a checkpoint now, stop now) must be the same on every
+  worker, or the workers deadlock in the next collective.
+  """
+  if not is_multi_worker(strategy):
+    return bool(flag)
+  return bool(_count_true(strategy)(tf.constant(1.0 if flag else 0.0)) > 0)
+
+
+@functools.lru_cache(maxsize=None)
+def _count_true(strategy):
+  """A compiled all-reduce summing one float over every replica (eager ones are slow)."""
+  @tf.function
+  def count(value):
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(value,)),
+                           axis=None)
+  return count
+
+
+def barrier(strategy):
+  """Returns when every worker has reached it (so none exits while others still need it)."""
+  agree(strategy, True)
+
+
+def distribute_batches(strategy, batches, global_batch):
+  """A distributed dataset for `fit` from `batches(rows) -> tf.data.Dataset`.
+
+  `batches(rows)` yields, for step s = start, start + 1, ..., the rows `rows` (a slice) of the
+  global batch of step s. Replica r (in sync-group order, across workers) gets the r-th of
+  `num_replicas` equal slices, as a single device would have split the batch, so results do not
+  depend on how replicas are spread over machines; each worker reads only its replicas' rows.
+  """
+  replicas = strategy.num_replicas_in_sync
+  if global_batch % replicas:
+    raise UsageError(f'batch={global_batch} must be divisible by the {replicas} replicas.')
+  if replicas == 1:
+    return batches(slice(0, global_batch))
+  per_replica = global_batch // replicas
+
+  def dataset_fn(context):
+    local = replicas // context.num_input_pipelines
+    first = context.input_pipeline_id * local * per_replica
+    block = batches(slice(first, first + local * per_replica))  # this worker's rows
+    if local == 1:
+      return block
+    # One element per local replica, in replica order (each takes the next element in turn).
+    return block.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices(
+        (tf.reshape(x, [local, per_replica, *x.shape[1:]]), tf.reshape(y, [local, per_replica]))))
+
+  options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+  return strategy.distribute_datasets_from_function(dataset_fn, options)
+

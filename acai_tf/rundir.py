@@ -1,0 +1,186 @@
+"""A run directory on disk: its file names, atomic writes, the lock, and reading it back.
+
+TensorFlow-free, so reports and notebooks can read runs cheaply. Layout:
+
+    <train_dir>/<dataset>/<run name>/
+      config.json        the model, its config and the training config
+      metrics.jsonl      one JSON line per report
+      diverged.json      present once training produced non-finite values
+      checkpoints/       tf.train.CheckpointManager's files
+      exports/step_N/    SavedModels; `export` is a symlink to the newest
+      tensorboard/       event files
+      eval_*.json        results of the evaluation programs
+      .lock              held (flock) by the process training the run
+"""
+
+import errno
+import fcntl
+import glob
+import json
+import os
+import shutil
+import socket
+import time
+import warnings
+
+from acai_tf.errors import BusyError, StorageError
+
+CONFIG_FILE = 'config.json'
+METRICS_FILE = 'metrics.jsonl'
+DIVERGED_FILE = 'diverged.json'
+LOCK_FILE = '.lock'
+CHECKPOINTS = 'checkpoints'
+EXPORTS = 'exports'
+EXPORT_LINK = 'export'
+TENSORBOARD = 'tensorboard'
+
+
+def write_atomic(path, text):
+  """Writes a text file through a temp file and a rename: readers see old or new, never half."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  tmp = f'{path}.tmp-{os.getpid()}'
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def read_json(path):
+  """A JSON file's content, or None if it is missing or unreadable (with a warning)."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (FileNotFoundError, NotADirectoryError):
+    return None
+  except (OSError, ValueError) as e:
+    warnings.warn(f'{path} is unreadable ({e}); ignoring it.', stacklevel=2)
+    return None
+
+
+def read_metrics(run_dir):
+  """Every report of a run, as a list of dicts (one per metrics.jsonl line).
+
+  A torn last line (a write cut short by a kill or a full disk) is skipped with a warning; a
+  damaged line elsewhere is skipped the same way.
+  """
+  path = os.path.join(run_dir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  reports = []
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        reports.append(json.loads(line))
+      except ValueError:
+        warnings.warn(f'{path}:{number} is not a complete JSON line; skipping it.', stacklevel=2)
+  return reports
+
+
+def write_metrics(run_dir, reports):
+  write_atomic(os.path.join(run_dir, METRICS_FILE), ''.join(json.dumps(r) + '\n' for r in reports))
+
+
+def append_metrics(run_dir, report):
+  """Appends one report; a torn previous last line is repaired first."""
+  path = os.path.join(run_dir, METRICS_FILE)
+  if os.path.exists(path) and os.path.getsize(path):
+    with open(path, 'rb') as f:
+      f.seek(-1, os.SEEK_END)
+      torn = f.read(1) != b'\n'
+    if torn:
+      write_metrics(run_dir, read_metrics(run_dir))
+  with open(path, 'a') as f:
+    f.write(json.dumps(report) + '\n')
+    f.flush()
+    os.fsync(f.fileno())
+
+
+class Lock:
+  """An exclusive lock on a run directory (flock on `<run_dir>/.lock`), held until `release`.
+
+  The kernel drops the lock when its process dies, however it dies, so a lock left by a dead
+  process is taken over with no stale-lock guesswork. Works on local file systems and on NFS
+  (Linux maps flock to NFS byte-range locks).
+  """
+
+  def __init__(self, run_dir):
+    self.path = os.path.join(run_dir, LOCK_FILE)
+    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(self.fd, 200, 0).decode(errors='replace').strip() or 'another process'
+      os.close(self.fd)
+      raise BusyError(f'{run_dir} is being trained by {holder}. Wait for it to finish or stop '
+                      'it; two processes must not train one run.') from None
+    os.ftruncate(self.fd, 0)
+    os.pwrite(self.fd, f'pid {os.getpid()} on {socket.gethostname()} since '
+                       f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
+
+  def release(self):
+    if self.fd is not None:
+      fcntl.flock(self.fd, fcntl.LOCK_UN)
+      os.close(self.fd)
+      self.fd = None
+
+
+# What a process killed while writing leaves behind (removed at start, under the lock).
+_TEMP_PATTERNS = ('*.tmp-*', '.export-*', f'{EXPORTS}/.tmp-*', f'{CHECKPOINTS}/*_temp*',
+                  f'{CHECKPOINTS}/*.tmp*')
+
+
+def remove_orphans(run_dir):
+  """Deletes temp files of earlier, dead writers of `run_dir`; returns their paths.
+
+  Only safe with the run's lock held: no other process is writing there then.
+  """
+  found = sorted({p for pattern in _TEMP_PATTERNS for p in glob.glob(os.path.join(run_dir, pattern))
+                  if os.path.basename(p) != LOCK_FILE})
+  for path in found:
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      os.remove(path)
+  return found
+
+
+def check_writable(folder):
+  """Creates `folder` if needed and proves it takes a file; StorageError / BusyError otherwise."""
+  try:
+    os.makedirs(folder, exist_ok=True)
+    probe = os.path.join(folder, f'.write-test-{os.getpid()}')
+    with open(probe, 'w') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    raise storage_error(e, f'cannot write to {folder}') from None
+
+
+def storage_error(error, doing):
+  """A StorageError with the fix for an OSError met while `doing` something."""
+  reason = os.strerror(error.errno) if error.errno else str(error)
+  fixes = {errno.ENOSPC: 'free some space or choose another --train_dir; the run resumes from '
+                         'its newest complete checkpoint',
+           errno.EDQUOT: 'free some space or raise the quota; the run resumes from its newest '
+                         'complete checkpoint',
+           errno.EROFS: 'choose a writable --train_dir',
+           errno.EACCES: 'choose a --train_dir you can write to',
+           errno.ENOTDIR: 'a path component is a file; choose another --train_dir',
+           errno.EEXIST: 'a path component is a file; choose another --train_dir'}
+  fix = fixes.get(error.errno, 'check the file system')
+  return StorageError(error.errno, f'{doing}: {reason}. Fix: {fix}.')
+
+
+def find_runs(train_dir):
+  """Every run directory below `train_dir` (one holding config.json), sorted."""
+  return sorted(os.path.dirname(p) for p in
+                glob.glob(os.path.join(train_dir, '**', CONFIG_FILE), recursive=True)
+                if f'{os.sep}{EXPORTS}{os.sep}' not in p)

@@ -1,0 +1,81 @@
+"""Tiny training runs for tests: seconds each, on lines32."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from acai_tf import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_MODEL = {'depth': 4, 'latent': 4}
+TINY_FLAGS = ['--dataset=lines32', '--depth=4', '--latent=4', '--batch=8', '--report_kimg=0.125',
+              '--eval_pairs=8', '--progress_seconds=1']
+
+
+def tiny_config(train_dir, **values):
+  """A TrainConfig of 16-step reports at batch 8 (2 reports unless `total_kimg` says more)."""
+  settings = dict(dataset='lines32', train_dir=str(train_dir), batch=8, report_kimg=0.125,
+                  total_kimg=0.25, eval_pairs=8, progress_seconds=1000)
+  return training.TrainConfig(**{**settings, **values})
+
+
+def tiny_train(train_dir, model='baseline', log=None, strategy=None, **values):
+  """Trains a tiny run in this process; returns the Run. `log` collects its lines if a list."""
+  lines = log if log is not None else []
+  return training.train(model, training.model_config(model, 'lines32', **TINY_MODEL),
+                        tiny_config(train_dir, **values), strategy=strategy, log=lines.append)
+
+
+def checkpoint_values(run_dir):
+  """{variable key: value} of the newest checkpoint of a run: weights, optimizer state, step."""
+  prefix = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+  reader = tf.train.load_checkpoint(prefix)
+  return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
+          if not key.startswith(('_CHECKPOINTABLE_OBJECT_GRAPH', 'save_counter'))}
+
+
+def only_run_dir(train_dir, dataset='lines32'):
+  (path,) = glob.glob(os.path.join(str(train_dir), dataset, '*'))
+  return path
+
+
+def start_train(*args, env=None):
+  """`python -m acai_tf.train <args>` in the background (output in the returned Popen)."""
+  return subprocess.Popen([sys.executable, '-m', 'acai_tf.train', *args], cwd=REPO,
+                          env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout=300, every=0.2):
+  """Polls `condition()` until it is truthy (returns its value) or `timeout` s pass (fails)."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    value = condition()
+    if value:
+      return value
+    time.sleep(every)
+  raise AssertionError(f'timed out after {timeout} s waiting for {condition}')
+
+
+def first_report(train_dir):
+  """The run directory of `train_dir`'s run once it has reported at least once, else None."""
+  found = glob.glob(os.path.join(str(train_dir), 'lines32', '*', 'metrics.jsonl'))
+  return os.path.dirname(found[0]) if found and training.read_metrics(
+      os.path.dirname(found[0])) else None
+
+
+def stop(proc, number=signal.SIGTERM, timeout=120):
+  """Sends `number` to `proc` and returns (exit code, stdout, stderr)."""
+  proc.send_signal(number)
+  out, err = proc.communicate(timeout=timeout)
+  return proc.returncode, out, err
+
+
+def all_finite(values):
+  return all(np.isfinite(v).all() for v in values.values() if np.asarray(v).dtype.kind == 'f')
