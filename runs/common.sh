@@ -1,36 +1,41 @@
-# Shared by the runs/*.sh scripts. Settings come from the environment:
-#   TRAIN_DIR   where runs go                 (default ./experiments)
-#   DATA_DIR    TFRecords from data_prep      (default $ACAI_DATA, else ./data)
-#   TOTAL_KIMG  training length per run       (default 16384, the paper's 2^24 images)
-#   REPORT_KIMG report/checkpoint period      (default 64)
-#   DATASETS    which datasets of the grid    (default: lines32 mnist32 svhn32 celeba32 cifar10)
-#   DRY_RUN=1   print the commands instead of running them
+# Shared by the runs/*.sh scripts, thin wrappers over `python -m acai_tf.grid`, which holds the
+# paper's grid (its module docstring; docs/scaling.md). Settings come from the environment:
+#   TRAIN_DIR    where runs go                    (default ./experiments)
+#   DATA_DIR     TFRecords from data_prep         (default $ACAI_DATA, else ./data)
+#   RAW_DIR      official raw files for the data step, one folder per dataset (default: download)
+#   TOTAL_KIMG   training length per run          (default 16384, the paper's 2^24 images)
+#   REPORT_KIMG  report/checkpoint period         (default 64)
+#   DATASETS     which datasets of the grid       (default: lines32 mnist32 svhn32 celeba32 cifar10)
+#   MODELS       which models                     (default: the paper's seven)
+#   N_INIT       K-means restarts                 (default 1000, the paper's; 20 for a quick look)
+#   TRAIN_FLAGS  more training flags, e.g. "--batch=128 --seed=1" (they replace the grid's values)
+#   DRY_RUN=1    print the commands instead of running them
 set -euo pipefail
 TRAIN_DIR=${TRAIN_DIR:-./experiments}
 DATA_DIR=${DATA_DIR:-${ACAI_DATA:-./data}}
 TOTAL_KIMG=${TOTAL_KIMG:-16384}
 REPORT_KIMG=${REPORT_KIMG:-64}
 DATASETS=${DATASETS:-lines32 mnist32 svhn32 celeba32 cifar10}
+N_INIT=${N_INIT:-1000}
 
-run() {
-  if [[ -n "${DRY_RUN:-}" ]]; then echo "python -m $*"; else python -m "$@"; fi
-}
+# The flags of acai_tf.grid for these settings; they end with `-- TRAIN_FLAGS`.
+GRID_FLAGS=(--train_dir="$TRAIN_DIR" --data_dir="$DATA_DIR" --total_kimg="$TOTAL_KIMG"
+            --report_kimg="$REPORT_KIMG" --datasets="${DATASETS// /,}" --n_init="$N_INIT")
+if [[ -n "${MODELS:-}" ]]; then GRID_FLAGS+=(--models="${MODELS// /,}"); fi
+if [[ -n "${RAW_DIR:-}" ]]; then GRID_FLAGS+=(--raw_dir="$RAW_DIR"); fi
+read -ra train_flags <<< "${TRAIN_FLAGS:-}"
+GRID_FLAGS+=(-- "${train_flags[@]}")
 
-wanted() { [[ " $DATASETS " == *" $1 "* ]]; }
-
-train() {  # train DATASET FLAGS...
-  local dataset=$1; shift
-  wanted "$dataset" || return 0
-  run acai_tf.train --dataset="$dataset" --train_dir="$TRAIN_DIR" --data_dir="$DATA_DIR" \
-    --total_kimg="$TOTAL_KIMG" --report_kimg="$REPORT_KIMG" "$@"
-}
-
-# The 9 runs every model of the paper had (the original's runs/<model>.sh).
-grid() {  # grid MODEL [FLAGS...]
-  local model=$1; shift
-  train lines32 --model="$model" --latent_width=2 --depth=16 --latent=16 "$@"
-  for latent in 2 16; do train mnist32 --model="$model" --latent_width=4 --depth=16 --latent=$latent "$@"; done
-  for latent in 2 16; do train svhn32 --model="$model" --latent_width=4 --depth=64 --latent=$latent "$@"; done
-  for latent in 2 16; do train celeba32 --model="$model" --latent_width=4 --depth=64 --latent=$latent "$@"; done
-  for latent in 16 64; do train cifar10 --model="$model" --latent_width=4 --depth=64 --latent=$latent "$@"; done
+# run_grid --stage=STAGE [grid flags]: runs the jobs of STAGE one after the other, stopping at
+# the first that fails (DRY_RUN=1: prints them).
+run_grid() {
+  local commands command
+  commands=$(python -m acai_tf.grid "$@" "${GRID_FLAGS[@]}")
+  if [[ -n "${DRY_RUN:-}" ]]; then
+    if [[ -n "$commands" ]]; then echo "$commands"; fi
+    return
+  fi
+  while IFS= read -r command; do
+    if [[ -n "$command" ]]; then bash -c "$command" < /dev/null; fi
+  done <<< "$commands"
 }

@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
-# The paper's runs of the denoising model (see common.sh for the settings).
+# The paper's runs of the denoising model (the grid: python -m acai_tf.grid; see common.sh).
 source "$(dirname "$0")/common.sh"
-grid denoising
+run_grid --stage=train --models=denoising
