@@ -80,9 +80,13 @@ def save(model, run_dir, meta, keep=2):
   tmp = os.path.join(exports, f'.tmp-{name}-{os.getpid()}')
   shutil.rmtree(tmp, ignore_errors=True)
   module = _Endpoints(model)
-  tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
-  with open(os.path.join(tmp, META_FILE), 'w') as f:
-    json.dump(meta, f, indent=2, sort_keys=True)
+  try:
+    tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
+    with open(os.path.join(tmp, META_FILE), 'w') as f:
+      json.dump(meta, f, indent=2, sort_keys=True)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)  # e.g. a full disk: give the space back
+    raise
   if os.path.exists(final):
     shutil.rmtree(final)
   os.rename(tmp, final)

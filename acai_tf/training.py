@@ -221,7 +221,12 @@ class Run:
   def save_checkpoint(self):
     step = self.model.steps_done()
     self._check_finite(step)
-    self.manager.save(checkpoint_number=step)
+    try:
+      self.manager.save(checkpoint_number=step)
+    except BaseException:  # e.g. a full disk: give the space of the partial write back
+      for partial in glob.glob(os.path.join(self.manager.directory, f'ckpt-{step}_temp*')):
+        shutil.rmtree(partial, ignore_errors=True)
+      raise
 
   def export(self, step):
     """Exports the model (the chief into exports/, the others into their scratch folder)."""
