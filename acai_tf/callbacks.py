@@ -133,7 +133,7 @@ class Progress(keras.callbacks.Callback):
     eta = (self.total - step) * self.run.config.batch / max(img_s, 1e-9)
     losses = '  '.join(f'{k} {float(np.mean(v)):.4g}' for k, v in (logs or {}).items())
     kimg = self.run.config.kimg
-    self.log(f'kimg {kimg(step):8.1f}/{kimg(self.total):.0f}  img/s {img_s:6.1f}  '
+    self.log(f'kimg {kimg(step):8.1f}/{kimg(self.total):g}  img/s {img_s:6.1f}  '
              f'eta {eta / 60:5.1f} min  {losses}')
     self.last = (now, step)
 

@@ -178,9 +178,3 @@ def storage_error(error, doing):
   fix = fixes.get(error.errno, 'check the file system')
   return StorageError(error.errno, f'{doing}: {reason}. Fix: {fix}.')
 
-
-def find_runs(train_dir):
-  """Every run directory below `train_dir` (one holding config.json), sorted."""
-  return sorted(os.path.dirname(p) for p in
-                glob.glob(os.path.join(train_dir, '**', CONFIG_FILE), recursive=True)
-                if f'{os.sep}{EXPORTS}{os.sep}' not in p)

@@ -20,6 +20,17 @@ _cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
+
+@pytest.fixture(scope='session')
+def mirrored():
+  """The process's one MirroredStrategy over the two logical CPUs.
+
+  Separate MirroredStrategy objects in one process share collective keys, so a second one
+  breaks the first's all-reduces: every test uses this one.
+  """
+  return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(REPO, '..', 'shared', 'data')
 

@@ -18,14 +18,10 @@ from helpers import (TINY_FLAGS, checkpoint_values, first_report, only_run_dir, 
                      tiny_train, wait_for)
 
 
-def mirrored():
-  return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])  # conftest splits the CPU in two
-
-
-def test_each_replica_gets_its_slice_of_the_global_batch():
+def test_each_replica_gets_its_slice_of_the_global_batch(mirrored):
   dataset = get_dataset('lines32')
   whole = next(iter(dataset.train(8, seed=5, start_step=3)))
-  strategy = mirrored()
+  strategy = mirrored
   data = distribute.distribute_batches(
       strategy, lambda rows: dataset.train(8, 5, 3, rows), 8)
   first = next(iter(data))
@@ -37,6 +33,7 @@ def test_each_replica_gets_its_slice_of_the_global_batch():
     distribute.distribute_batches(strategy, lambda rows: None, 7)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_weights(tmp_path):
   runs = [tiny_train(tmp_path / name, seed=seed, model='acai')
           for name, seed in (('a', 3), ('b', 3), ('c', 4))]
@@ -47,9 +44,10 @@ def test_same_seed_gives_the_same_weights(tmp_path):
   assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
-def test_several_steps_per_execution_on_two_replicas_match_one(tmp_path):
-  one = tiny_train(tmp_path / 'one', model='acai', strategy=mirrored(), steps_per_execution=1)
-  sixteen = tiny_train(tmp_path / 'sixteen', model='acai', strategy=mirrored(),
+@pytest.mark.slow
+def test_several_steps_per_execution_on_two_replicas_match_one(tmp_path, mirrored):
+  one = tiny_train(tmp_path / 'one', model='acai', strategy=mirrored, steps_per_execution=1)
+  sixteen = tiny_train(tmp_path / 'sixteen', model='acai', strategy=mirrored,
                        steps_per_execution=16)
   a, b = checkpoint_values(one.dir), checkpoint_values(sixteen.dir)
   for key in a:
@@ -57,9 +55,10 @@ def test_several_steps_per_execution_on_two_replicas_match_one(tmp_path):
   assert ([r['step'] for r in training.read_metrics(sixteen.dir)] == [16, 32])
 
 
+@pytest.mark.slow
 def test_cli_mirrored_run_is_killed_resumes_and_exports(tmp_path):
   args = ['--model=acai', '--strategy=mirrored', '--cpu_devices=2', f'--train_dir={tmp_path}',
-          *TINY_FLAGS, '--total_kimg=1', '--checkpoint_minutes=0.002', '--steps_per_execution=4']
+          *TINY_FLAGS, '--total_kimg=0.5', '--checkpoint_minutes=0.002', '--steps_per_execution=4']
   proc = start_train(*args)
   try:
     run_dir = wait_for(lambda: first_report(tmp_path))
@@ -70,20 +69,21 @@ def test_cli_mirrored_run_is_killed_resumes_and_exports(tmp_path):
     if proc.poll() is None:
       proc.kill()
   saved = int(tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')).rsplit('-', 1)[1])
-  assert 4 <= saved < 128  # a report written after the newest checkpoint is made again
+  assert 4 <= saved < 64  # a report written after the newest checkpoint is made again
   resumed = subprocess.run([sys.executable, '-m', 'acai_tf.train', *args], cwd=REPO,
                            capture_output=True, text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr
   assert f'resuming at step {saved}' in resumed.stdout
   assert 'replicas             2' in resumed.stdout
-  assert [r['step'] for r in training.read_metrics(run_dir)] == list(range(16, 129, 16))
+  assert [r['step'] for r in training.read_metrics(run_dir)] == [16, 32, 48, 64]
   with open(os.path.join(run_dir, 'export', 'acai_tf.json')) as f:
-    assert json.load(f)['step'] == 128
+    assert json.load(f)['step'] == 64
   probe = subprocess.run([sys.executable, '-m', 'acai_tf.eval.lines', f'--export={run_dir}/export',
                           '--pairs=4'], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert probe.returncode == 0 and 'mean distance' in probe.stdout, probe.stderr
 
 
+@pytest.mark.slow
 def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path):
   flags = ['--model=acai', *TINY_FLAGS, '--total_kimg=0.25', '--seed=7']
   launched = subprocess.run(
@@ -124,6 +124,7 @@ def test_launcher_passes_on_a_failure_and_multi_worker_needs_a_cluster(tmp_path)
         os.environ['TF_CONFIG'] = env
 
 
+@pytest.mark.slow
 def test_a_lost_worker_stops_the_others_with_a_retry_code(tmp_path):
   from acai_tf import launch
   args = ['--strategy=multi_worker', '--model=baseline', f'--train_dir={tmp_path}', *TINY_FLAGS,

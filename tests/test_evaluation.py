@@ -107,6 +107,7 @@ def tiny_runs(tmp_path_factory):
   return root
 
 
+@pytest.mark.slow
 def test_eval_programs_end_to_end(tiny_runs):
   train = tiny_runs / 'train'
   (lines_export,) = glob.glob(str(train / 'lines32' / '*' / 'export'))

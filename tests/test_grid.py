@@ -119,6 +119,7 @@ def test_flags_after_the_separator_replace_the_grids():
       grid.jobs('train', grid.Settings(**bad))
 
 
+@pytest.mark.slow
 def test_listing_is_deterministic_and_the_scripts_use_it():
   settings = grid.Settings(data_dir='./data')
   # Other processes, other hash seeds: the same jobs.
@@ -136,6 +137,7 @@ def test_listing_is_deterministic_and_the_scripts_use_it():
       'error: --run=1: --stage=report has 1 jobs (0 to 0).')
 
 
+@pytest.mark.slow
 def test_slurm_template_runs_a_tiny_grid_under_bash(tmp_path):
   """runs/slurm/grid.sbatch run as SLURM runs it: two trainings, their evaluation, the report.
 
@@ -204,6 +206,7 @@ def test_slurm_template_requeues_tasks_stopped_for_the_time_limit(tmp_path, sent
   assert lines[3:] == (['scontrol requeue 7_1'] if requeued else [])
 
 
+@pytest.mark.slow
 def test_slurm_driver_chains_the_stages(tmp_path):
   dry = run(['bash', 'runs/slurm/paper.sh'],
             env=dict(DRY_RUN='1', TRAIN_DIR=str(tmp_path), DATASETS='lines32 mnist32',
@@ -351,6 +354,7 @@ def job_fields(job, slurm_cluster):
   return dict(field.split('=', 1) for field in shown if '=' in field)
 
 
+@pytest.mark.slow
 def test_slurm_cluster_runs_a_tiny_grid(tmp_path, slurm_cluster):
   """runs/slurm/paper.sh on a real cluster: training array, evaluation array, report."""
   train_dir = tmp_path / 'runs'
@@ -365,6 +369,7 @@ def test_slurm_cluster_runs_a_tiny_grid(tmp_path, slurm_cluster):
   check_tiny_grid_outcome(train_dir, (train_dir / 'report.md').read_text())
 
 
+@pytest.mark.slow
 def test_slurm_cluster_stops_the_grid_at_bad_settings(tmp_path, slurm_cluster):
   """A training task exits 2 (batch 1 is refused): it fails, and the later stages are cancelled."""
   jobs = submit_tiny_grid(tmp_path / 'runs', slurm_cluster, MODELS='baseline',
@@ -390,6 +395,7 @@ def json_objects(text):
 
 @pytest.mark.skipif(not shutil.which('kubectl'), reason='kubectl is not installed (it renders '
                     'the manifests, offline)')
+@pytest.mark.slow
 def test_k8s_manifests_hold_the_grid(tmp_path):
   dry = run(['bash', 'runs/k8s/paper.sh'], env=dict(
       DRY_RUN='1', STAGES='train report', MODELS='baseline acai', DATASETS='lines32 mnist32',

@@ -20,6 +20,7 @@ from helpers import (TINY_FLAGS, all_finite, checkpoint_values, first_report, on
                      start_train, stop, tiny_config, tiny_train, wait_for)
 
 
+@pytest.mark.slow
 def test_diverged_run_saves_nothing_non_finite_and_refuses_reruns(tmp_path):
   args = ['--model=baseline', f'--train_dir={tmp_path}', *TINY_FLAGS, '--total_kimg=1',
           '--lr=1000', '--checkpoint_minutes=0.0005', '--steps_per_execution=4']
@@ -39,6 +40,7 @@ def test_diverged_run_saves_nothing_non_finite_and_refuses_reruns(tmp_path):
     assert 'nothing to do' not in again.stdout
 
 
+@pytest.mark.slow
 def test_rerun_repairs_an_export_lost_to_a_kill(tmp_path):
   run = tiny_train(tmp_path)
   # What a kill during the final export leaves: no export, only its temp folder.
@@ -55,6 +57,7 @@ def test_rerun_repairs_an_export_lost_to_a_kill(tmp_path):
   assert not glob.glob(run.path('exports', '.tmp-*'))
 
 
+@pytest.mark.slow
 def test_second_process_is_refused_and_sigterm_saves_then_resumes(tmp_path):
   args = ['--model=baseline', f'--train_dir={tmp_path}', *TINY_FLAGS, '--total_kimg=50',
           '--steps_per_execution=4']
@@ -82,6 +85,7 @@ def test_second_process_is_refused_and_sigterm_saves_then_resumes(tmp_path):
   assert f'resuming at step {step}' in resumed.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
   timer = threading.Timer(8.0, os.kill, (os.getpid(), signal.SIGINT))
   timer.start()
@@ -96,6 +100,7 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
   assert caught.value.exit_code == errors.EXIT_RETRY
 
 
+@pytest.mark.slow
 def test_a_report_is_written_before_its_checkpoint(tmp_path, monkeypatch):
   real_append = rundir.append_metrics
 
@@ -115,6 +120,7 @@ def test_a_report_is_written_before_its_checkpoint(tmp_path, monkeypatch):
   assert [r['step'] for r in training.read_metrics(run_dir)] == [16, 32, 48, 64]
 
 
+@pytest.mark.slow
 def test_orphans_of_dead_processes_are_removed_at_start(tmp_path):
   run = tiny_train(tmp_path)
   orphans = [run.path('checkpoints', 'ckpt-48_temp'), run.path('exports', '.tmp-step_48-4242'),
@@ -135,6 +141,7 @@ def test_orphans_of_dead_processes_are_removed_at_start(tmp_path):
   assert [r['step'] for r in training.read_metrics(run.dir)] == [16, 32, 48]
 
 
+@pytest.mark.slow
 def test_damaged_run_files_do_not_block_a_resume(tmp_path):
   run = tiny_train(tmp_path)  # checkpoints at steps 16 and 32
   with open(run.path('metrics.jsonl'), 'a') as f:

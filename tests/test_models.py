@@ -214,14 +214,6 @@ def _trainable(strategy, init, data, steps):
   return weights(model.trainable_variables)
 
 
-@pytest.fixture(scope='module')
-def mirrored():
-  """One strategy per process: separate MirroredStrategy objects share collective keys."""
-  cpus = [d.name for d in tf.config.list_logical_devices('CPU')]
-  assert len(cpus) >= 2, 'conftest should have made two logical CPUs'
-  return tf.distribute.MirroredStrategy(cpus[:2])
-
-
 def test_mirrored_strategy_matches_single_device(mirrored):
   data = batch(32, seed=4)
   model = make('baseline')

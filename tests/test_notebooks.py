@@ -22,6 +22,7 @@ def test_notebooks_are_generated_from_their_source():
         f'{name} is stale: run python notebooks/make_notebooks.py')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', NOTEBOOKS)
 def test_notebook_executes_and_draws(name, tmp_path):
   notebook = nbformat.read(os.path.join(REPO, 'notebooks', name), as_version=4)

@@ -97,6 +97,7 @@ def test_unknown_precision_is_refused():
     ACAI(ACAIConfig(**TINY), precision='float16')
 
 
+@pytest.mark.slow
 def test_every_registered_model_can_be_benchmarked():
   for name, cls in MODELS.items():
     result = bench.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
@@ -113,6 +114,7 @@ def test_every_registered_model_can_be_benchmarked():
     assert result['conv_paths'] == 'fast'  # 'auto' on this CPU-only machine
 
 
+@pytest.mark.slow
 def test_bench_cli_prints_json_last(tmp_path):
   out = run_module('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
                    '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
@@ -185,6 +187,7 @@ def test_work_done_flops_of_lines32_models(mode, monkeypatch):
     assert bench.work_done_flops(model, spec) == flops, name
 
 
+@pytest.mark.slow
 def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
   config = training.TrainConfig(train_dir=str(tmp_path), total_kimg=16 * 8 / 1024,
                                 report_kimg=16 * 8 / 1024, batch=8, eval_pairs=4,
@@ -325,6 +328,7 @@ def test_execution_size_divides_every_fit():
     training.TrainConfig(steps_per_execution=0)
 
 
+@pytest.mark.slow
 def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
   """Reports land on their steps whatever the execution size, also after resuming mid-way."""
   kimg = lambda steps: steps * 8 / 1024  # noqa: E731
@@ -339,6 +343,7 @@ def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
   assert int(run.model.step) == 12 and run.model.steps_per_execution == 4
 
 
+@pytest.mark.slow
 def test_interleaved_script_times_models_side_by_side():
   script = os.path.join(os.path.dirname(__file__), '..', 'runs', 'interleaved.py')
   out = subprocess.run([sys.executable, script, '--models=baseline,dropout', '--rounds=1',

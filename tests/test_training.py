@@ -95,6 +95,7 @@ LOAD_WITHOUT_PACKAGE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
   result = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -135,6 +136,7 @@ def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
   assert len(training.read_metrics(run_dir)) == 2
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path, tiny_train_args):
   args = [a for a in tiny_train_args if not a.startswith('--total_kimg')]
   args += ['--total_kimg=1.5', '--checkpoint_minutes=0.005',  # 192 steps; save every 0.3 s
