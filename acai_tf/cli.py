@@ -1,47 +1,21 @@
 """What every command-line program shares: quiet start-up, flags from configs, one-line errors.
 
-Import this module before TensorFlow: it hides TensorFlow's C++ start-up lines (oneDNN, CUDA
-stubs, cuInit) unless the user passed --verbose, set ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0. `run(main)` runs
-an absl program and turns every failure into one `error:` line on stderr with the exit codes
-of `acai_tf.errors`; --debug (or ACAI_DEBUG=1) shows the traceback instead.
+Import this module before TensorFlow: it imports TensorFlow without its C++ start-up lines
+(acai_tf.quiet; --verbose shows them). `run(main)` runs an absl program and turns every
+failure into one `error:` line on stderr with the exit codes of `acai_tf.errors`; --debug (or
+ACAI_DEBUG=1) shows the traceback instead.
 """
 
 import dataclasses
 import errno
 import os
 import sys
-import tempfile
 import warnings
 
-_VERBOSE = ('--verbose' in sys.argv or os.environ.get('ACAI_VERBOSE') == '1'
-            or os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '0')
+from acai_tf import quiet
 
-
-def _quiet_start():
-  """Imports TensorFlow and lists its devices with stderr held back; shows it only on failure.
-
-  TensorFlow 2.21 writes its start-up lines (oneDNN, CUDA stubs, CPU features, cuInit) through
-  absl before its own log level applies, so TF_CPP_MIN_LOG_LEVEL does not hide them.
-  """
-  saved = os.dup(2)
-  with tempfile.TemporaryFile() as sink:
-    os.dup2(sink.fileno(), 2)
-    try:
-      import tensorflow as tf  # noqa: PLC0415
-      tf.config.list_physical_devices()  # where cuInit runs
-    except BaseException:
-      os.dup2(saved, 2)
-      sink.seek(0)
-      sys.stderr.write(sink.read().decode(errors='replace'))
-      raise
-    finally:
-      os.dup2(saved, 2)
-      os.close(saved)
-
-
-if not _VERBOSE:
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  _quiet_start()
+_VERBOSE = quiet.verbose()
+quiet.import_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -53,7 +27,7 @@ flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
 flags.DEFINE_bool('verbose', _VERBOSE, "Show TensorFlow's start-up and C++ log lines.")
 
 DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
-           bool: flags.DEFINE_bool}
+          bool: flags.DEFINE_bool}
 
 
 def define_config_flags(config_class, choices=None, skip=()):

@@ -90,7 +90,9 @@ def write_split(path, split, log=print, every_seconds=5.0):
   Returns:
     Counter of labels written.
   """
-  import tensorflow as tf
+  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow only when records are written
+  quiet.import_tensorflow()
+  import tensorflow as tf  # noqa: PLC0415
   tmp = f'{path}.tmp-{os.getpid()}'
   counts = collections.Counter()
   start = last = time.monotonic()
@@ -126,7 +128,9 @@ def check_online(timeout=3.0):
 
 def tfds_splits(dataset):
   """{split: Split} read through tensorflow-datasets (downloads on first use)."""
-  import tensorflow_datasets as tfds
+  from acai_tf import quiet  # noqa: PLC0415
+  quiet.import_tensorflow()
+  import tensorflow_datasets as tfds  # noqa: PLC0415
   from data_prep.readers import Split
   name, splits = TFDS[dataset]
   out = {}
