@@ -37,8 +37,27 @@ def last_json(args):
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cpu():
+  """This machine's CPU model and the vector extensions that matter to these kernels."""
+  model, found = 'unknown CPU', set()
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        key, _, value = line.partition(':')
+        if key.strip() == 'model name':
+          model = value.strip()
+        elif key.strip() == 'flags':
+          found = set(value.split())
+  except OSError:
+    pass
+  wanted = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile')
+  return f'{model} ({", ".join(f for f in wanted if f in found) or "no AVX2"}), {os.cpu_count()} cores'
+
+
 def matmul_gflops(n=2048, repeats=5):
   """Best-of float32 n^3 matmul throughput of numpy and of TensorFlow (all threads)."""
+  from acai_tf import quiet  # pylint: disable=import-outside-toplevel
+  quiet.import_tensorflow()
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
   result = {}
@@ -92,7 +111,7 @@ def main():
 
   acai = median('acai', 'end_to_end_img_s')
   print(f'\nMedians over {args.rounds} alternating rounds (lines32, batch 64, float32, conv paths '
-        f'{runs["acai"][0]["conv_paths"]}):\n')
+        f'{runs["acai"][0]["conv_paths"]}) on {cpu()}:\n')
   print('| model | end to end img/s | train step img/s | GFLOP/s end to end: work done '
         '(nominal) | MFLOP/img: work done (nominal) | vs ACAI | peak RSS MB |')
   print('| --- | --- | --- | --- | --- | --- | --- |')
