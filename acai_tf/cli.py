@@ -62,9 +62,12 @@ def config_from_flags(config_class, skip=(), **values):
 
 
 def parse_flags(argv):
-  """absl parsing that also takes GNU-style negations: --no-xla means --noxla."""
-  return app.parse_flags_with_usage(
-      [f'--no{arg[5:]}' if arg.startswith('--no-') else arg for arg in argv])
+  """absl parsing that also takes GNU-style negations (--no-xla means --noxla); a bad flag is
+  one `error:` line with exit code 2."""
+  try:
+    return FLAGS([f'--no{arg[5:]}' if arg.startswith('--no-') else arg for arg in argv])
+  except flags.Error as error:
+    fail(f'{error}. Run with --helpshort to list the flags.', errors.EXIT_USAGE)
 
 
 def fail(message, code):

@@ -56,7 +56,8 @@ def test_run_name_and_config_checks(tmp_path):
 ])
 def test_cli_rejects_bad_input(tmp_path, args, message):
   result = run_module('acai_tf.train', f'--train_dir={tmp_path}', *args)
-  assert result.returncode != 0
+  assert result.returncode == 2  # a bad flag value (absl) and a bad setting (ours) alike
+  assert result.stderr.startswith('error: ') and result.stderr.count('\n') == 1
   assert message in result.stderr
   if 'nope' in args[0]:
     assert 'acai' in result.stderr and 'baseline' in result.stderr  # lists the choices
