@@ -399,7 +399,7 @@ def _train(run, signals, log):
     if reporter.stopped:
       break
   distribute.barrier(run.strategy)
-  if reporter.stopped or signals.requested:
+  if model.steps_done() < total:  # stopped by a signal (agreed between workers)
     raise Interrupted(f'stopped by {signals.requested or "a peer worker"} at step '
                       f'{model.steps_done()}; a checkpoint is saved. Rerun the same command to '
                       'resume.')
