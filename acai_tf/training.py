@@ -26,12 +26,10 @@ import tensorflow as tf
 
 from acai_tf import distribute, export, nets, rundir
 from acai_tf.callbacks import Progress, Reporter, StopSignals
-from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (re-exported)
+from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
 from acai_tf.data import get_dataset
 from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
 from acai_tf.models import get_model_class
-
-RunError = UsageError  # the name older code and tests use
 
 
 def jit_compile(xla):
@@ -68,9 +66,6 @@ def run_name(model_name, model_config, batch):
 def run_dir(train_dir, dataset, model_name, model_config, batch):
   """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
   return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch))
-
-
-read_metrics = rundir.read_metrics
 
 
 class Run:
@@ -245,7 +240,7 @@ class Run:
 
   def truncate_metrics(self, step):
     """Drops reports newer than the restored checkpoint (they will be made again)."""
-    rundir.write_metrics(self.dir, [m for m in read_metrics(self.dir) if m['step'] <= step])
+    rundir.write_metrics(self.dir, [m for m in rundir.read_metrics(self.dir) if m['step'] <= step])
 
   def check_room(self):
     """Fails before training if the disk cannot hold a checkpoint and an export."""
@@ -333,7 +328,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
     log: where progress lines go (only the chief worker logs).
 
   Returns:
-    The Run (its `dir` holds everything; `read_metrics(run.dir)` the reports).
+    The Run (its `dir` holds everything; `rundir.read_metrics(run.dir)` the reports).
 
   Raises:
     acai_tf.errors.AcaiError subclasses: UsageError (settings or data), DivergedError,

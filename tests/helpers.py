@@ -10,7 +10,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import training
+from acai_tf import rundir, training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_MODEL = {'depth': 4, 'latent': 4}
@@ -66,7 +66,7 @@ def wait_for(condition, timeout=300, every=0.2):
 def first_report(train_dir):
   """The run directory of `train_dir`'s run once it has reported at least once, else None."""
   found = glob.glob(os.path.join(str(train_dir), 'lines32', '*', 'metrics.jsonl'))
-  return os.path.dirname(found[0]) if found and training.read_metrics(
+  return os.path.dirname(found[0]) if found and rundir.read_metrics(
       os.path.dirname(found[0])) else None
 
 

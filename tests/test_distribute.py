@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import distribute, errors, training
+from acai_tf import distribute, errors, rundir
 from acai_tf.data import get_dataset
 from conftest import REPO
 from helpers import (TINY_FLAGS, checkpoint_values, first_report, only_run_dir, start_train,
@@ -52,7 +52,7 @@ def test_several_steps_per_execution_on_two_replicas_match_one(tmp_path, mirrore
   a, b = checkpoint_values(one.dir), checkpoint_values(sixteen.dir)
   for key in a:
     np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6, err_msg=key)
-  assert ([r['step'] for r in training.read_metrics(sixteen.dir)] == [16, 32])
+  assert ([r['step'] for r in rundir.read_metrics(sixteen.dir)] == [16, 32])
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_cli_mirrored_run_is_killed_resumes_and_exports(tmp_path):
   assert resumed.returncode == 0, resumed.stderr
   assert f'resuming at step {saved}' in resumed.stdout
   assert 'replicas             2' in resumed.stdout
-  assert [r['step'] for r in training.read_metrics(run_dir)] == [16, 32, 48, 64]
+  assert [r['step'] for r in rundir.read_metrics(run_dir)] == [16, 32, 48, 64]
   with open(os.path.join(run_dir, 'export', 'acai_tf.json')) as f:
     assert json.load(f)['step'] == 64
   probe = subprocess.run([sys.executable, '-m', 'acai_tf.eval.lines', f'--export={run_dir}/export',
@@ -103,7 +103,7 @@ def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path):
   assert a.keys() == b.keys() and len(a) > 10
   for key in a:
     np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=key)
-  assert [r['step'] for r in training.read_metrics(workers)] == [16, 32]
+  assert [r['step'] for r in rundir.read_metrics(workers)] == [16, 32]
   assert sorted(os.listdir(os.path.join(workers, 'exports'))) == ['step_000000016',
                                                                  'step_000000032']
   assert not glob.glob(os.path.join(str(tmp_path), 'workers', '**', '*worker*'), recursive=True)

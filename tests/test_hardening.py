@@ -76,7 +76,7 @@ def test_second_process_is_refused_and_sigterm_saves_then_resumes(tmp_path):
   assert code == errors.EXIT_RETRY, err
   assert err.startswith('error: stopped by SIGTERM at step ') and err.count('\n') == 1
   step = int(err.split('at step ')[1].split(';')[0])
-  last_report = training.read_metrics(run_dir)[-1]['step']
+  last_report = rundir.read_metrics(run_dir)[-1]['step']
   assert step >= last_report
   saved = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
   assert int(saved.rsplit('-', 1)[1]) == step  # saved at the step it stopped, not a report
@@ -117,7 +117,7 @@ def test_a_report_is_written_before_its_checkpoint(tmp_path, monkeypatch):
   assert int(newest.rsplit('-', 1)[1]) < 32  # no checkpoint got ahead of the missing report
   monkeypatch.setattr(rundir, 'append_metrics', real_append)
   tiny_train(tmp_path, total_kimg=0.5, checkpoint_minutes=1e-6, steps_per_execution=4)
-  assert [r['step'] for r in training.read_metrics(run_dir)] == [16, 32, 48, 64]
+  assert [r['step'] for r in rundir.read_metrics(run_dir)] == [16, 32, 48, 64]
 
 
 @pytest.mark.slow
@@ -138,7 +138,7 @@ def test_orphans_of_dead_processes_are_removed_at_start(tmp_path):
   for path in orphans + [run.path('.export-4242')]:
     assert not os.path.lexists(path), path
     assert any(path in line for line in log)
-  assert [r['step'] for r in training.read_metrics(run.dir)] == [16, 32, 48]
+  assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32, 48]
 
 
 @pytest.mark.slow
@@ -157,7 +157,7 @@ def test_damaged_run_files_do_not_block_a_resume(tmp_path):
   assert any('ckpt-32 is unreadable' in line for line in log)
   assert any('resuming at step 16' in line for line in log)
   assert os.path.exists(run.path('checkpoints', 'unreadable', 'ckpt-32.index'))
-  assert [r['step'] for r in training.read_metrics(run.dir)] == [16, 32, 48]
+  assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32, 48]
   with open(run.path('config.json')) as f:
     assert json.load(f)['model'] == 'baseline'  # rewritten whole
 
@@ -165,7 +165,7 @@ def test_damaged_run_files_do_not_block_a_resume(tmp_path):
   log = []
   tiny_train(tmp_path, total_kimg=0.5, log=log)
   assert any('resuming at step 48' in line for line in log)
-  assert [r['step'] for r in training.read_metrics(run.dir)] == [16, 32, 48, 64]
+  assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32, 48, 64]
 
 
 def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
@@ -175,7 +175,7 @@ def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
       f.truncate(10)
   with pytest.raises(errors.UsageError, match='no checkpoint of .* is readable'):
     tiny_train(tmp_path, total_kimg=0.375)
-  assert [r['step'] for r in training.read_metrics(run.dir)] == [16, 32]
+  assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32]
 
 
 def test_storage_failures_are_one_line_with_the_fix(tmp_path, monkeypatch):

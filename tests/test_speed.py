@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, nets, training
+from acai_tf import bench, errors, nets, rundir, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
@@ -193,13 +193,13 @@ def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
                                 report_kimg=16 * 8 / 1024, batch=8, eval_pairs=4,
                                 precision='mixed_bfloat16')
   run = training.train('acai', ACAIConfig(**TINY), config, log=lambda s: None)
-  [report] = training.read_metrics(run.dir)
+  [report] = rundir.read_metrics(run.dir)
   assert report['step'] == 16 and np.isfinite(report['loss_ae'])
   exported = tf.saved_model.load(os.path.join(run.dir, 'export'))
   z = exported.encode(tf.zeros([2, 32, 32, 1]))
   assert z.dtype == tf.float32 and exported.decode(z).dtype == tf.float32
   # The precision is part of what a run is: resuming it as float32 is refused.
-  with pytest.raises(training.RunError, match='precision'):
+  with pytest.raises(errors.UsageError, match='precision'):
     training.train('acai', ACAIConfig(**TINY), dataclasses.replace(config, precision='float32'),
                    log=lambda s: None)
 
@@ -339,7 +339,7 @@ def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
   config = dataclasses.replace(config, total_kimg=kimg(12), report_kimg=kimg(4))
   run = training.train('baseline', MODELS['baseline'].config_class(**TINY), config,
                        log=lambda s: None)
-  assert [r['step'] for r in training.read_metrics(run.dir)] == [5, 8, 12]
+  assert [r['step'] for r in rundir.read_metrics(run.dir)] == [5, 8, 12]
   assert int(run.model.step) == 12 and run.model.steps_per_execution == 4
 
 

@@ -102,7 +102,7 @@ def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'starting at step 0' in result.stdout and '[report]' in result.stdout
   run_dir = only_run_dir(tmp_path)
-  reports = training.read_metrics(run_dir)
+  reports = rundir.read_metrics(run_dir)
   assert [r['step'] for r in reports] == [16, 32]
   for key in ('loss_ae', 'loss_disc', 'loss_ae_disc', 'loss_disc_real', 'rmse',
               'classify_latent', 'latent_accuracy', 'mean_distance', 'mean_smoothness', 'img_s'):
@@ -134,7 +134,7 @@ def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
 
   again = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
   assert again.returncode == 0 and 'nothing to do' in again.stdout
-  assert len(training.read_metrics(run_dir)) == 2
+  assert len(rundir.read_metrics(run_dir)) == 2
 
 
 @pytest.mark.slow
@@ -164,6 +164,6 @@ def test_resume_after_sigkill(tmp_path, tiny_train_args):
   result = run_module('acai_tf.train', '--model=baseline', *args)
   assert result.returncode == 0, result.stderr[-3000:]
   assert f'resuming at step {saved_step}' in result.stdout
-  steps = [r['step'] for r in training.read_metrics(run_dir)]
+  steps = [r['step'] for r in rundir.read_metrics(run_dir)]
   assert steps == list(range(16, 193, 16))  # every report once, none lost or repeated
-  assert np.isfinite(training.read_metrics(run_dir)[-1]['loss_ae'])
+  assert np.isfinite(rundir.read_metrics(run_dir)[-1]['loss_ae'])
