@@ -243,8 +243,8 @@ class AutoEncoder(keras.Model):
 
     Replaces Keras' version, whose loop over `get_next_as_optional` fails with several
     replicas and more than one step per execution (keras-team/keras#19246), and which reduces
-    scalar logs along an axis under MultiWorkerMirroredStrategy (keras#20585). Logs are the
-    mean over replicas of each replica's running mean.
+    scalar logs along an axis under MultiWorkerMirroredStrategy (keras#20585). Logs (of the
+    execution's last step only) are the mean over replicas of each replica's running mean.
     """
     if self.train_function is not None and not force:
       return self.train_function
@@ -259,11 +259,10 @@ class AutoEncoder(keras.Model):
 
     @tf.function
     def train_function(iterator):
-      logs = one_step(iterator)
-      if steps > 1:
+      if steps > 1:  # logs of these steps are not needed: no cross-replica reduction for them
         for _ in tf.range(steps - 1):
-          logs = one_step(iterator)
-      return logs
+          strategy.run(step_fn, args=(next(iterator),))
+      return one_step(iterator)
 
     self.train_function = train_function
     return train_function
