@@ -2,7 +2,7 @@
 
   python -m acai_tf.bench --model=M --dataset=D [--batch=64] [--steps=50]
       [--xla | --no-xla] [--precision=float32|mixed_float16|mixed_bfloat16]
-      [--steps_per_execution=16] [--conv_paths=auto|fast|plain]
+      [--steps_per_execution=16] [--conv_paths=auto|fast|plain] [--onednn=auto|on|off]
 
 Times the same `fit` path training uses, after warm-up, as the median of
 several windows:
@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from acai_tf import nets, training
+from acai_tf import autotune, nets, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 
@@ -45,10 +45,6 @@ def define_flags():
   flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
   flags.DEFINE_integer('steps', 50, 'Steps per timed window.')
   flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
-  if 'conv_paths' not in FLAGS:  # acai_tf.train may define it too
-    flags.DEFINE_enum('conv_paths', 'auto', nets.CONV_PATHS,
-                      'Layers of the networks: fast (CPU rewrites), plain (Keras), auto: fast '
-                      'unless a GPU or TPU is visible.')
 
 
 class _StepClock(keras.callbacks.Callback):
@@ -164,6 +160,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
   log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
       f'{steps_per_execution} steps per execution, conv paths {nets.resolved_conv_paths()}')
+  log(f'  {autotune.cpu_line()}; {autotune.summary()}')
   log(f'  MFLOP per training image: {flops / 1e6:.1f} work done (conv taps on image pixels, '
       f'gradients the step needs), {nominal / 1e6:.1f} nominal (every tap, backward = 2x forward)')
 
@@ -181,8 +178,8 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   log(f'  peak resident memory {rss:.0f} MB')
   return {'model': model_name, 'dataset': dataset_name, 'batch': batch, 'xla': xla,
           'precision': precision, 'steps_per_execution': steps_per_execution,
-          'conv_paths': nets.resolved_conv_paths(),
-          'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
+          'conv_paths': nets.resolved_conv_paths(), 'kernels': autotune.summary(),
+          'cpu': autotune.cpu_line(), 'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
           'end_to_end_img_s': round(end_to_end, 1),
           'gflops': round(end_to_end * flops / 1e9, 2),
           'gflops_nominal': round(end_to_end * nominal / 1e9, 2),

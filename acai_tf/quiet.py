@@ -3,8 +3,8 @@
 TensorFlow 2.21 writes them through absl before its own log level applies, so
 TF_CPP_MIN_LOG_LEVEL does not hide them. `import_tensorflow()` holds stderr back while
 TensorFlow loads and lists its devices, and shows what was held only if that fails. Nothing is
-hidden with --verbose, ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0. Importing this module does
-nothing by itself.
+hidden with --verbose, ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0. Before the import, oneDNN is
+turned on or off by measurement (acai_tf.autotune). Importing this module does nothing by itself.
 """
 
 import os
@@ -18,7 +18,11 @@ def verbose():
 
 
 def import_tensorflow():
-  """Imports TensorFlow (once per process), quietly unless `verbose()`."""
+  """Imports TensorFlow (once per process), quietly unless `verbose()`, with oneDNN on or off
+  as `acai_tf.autotune.choose_onednn` measured on this machine."""
+  if 'tensorflow' not in sys.modules:
+    from acai_tf import autotune  # noqa: PLC0415
+    autotune.choose_onednn()
   if 'tensorflow' in sys.modules or verbose():
     import tensorflow  # noqa: F401, PLC0415
     return

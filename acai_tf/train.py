@@ -12,7 +12,7 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import flags  # noqa: I001 - after cli on purpose
 
-from acai_tf import distribute, nets, training
+from acai_tf import autotune, distribute, nets, training
 from acai_tf.config import TrainConfig
 from acai_tf.data import DATASETS, get_dataset
 from acai_tf.models import MODELS
@@ -23,9 +23,13 @@ flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.')
 cli.define_config_flags(TrainConfig, choices={'dataset': list(DATASETS)})
 flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
                      '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).')
-flags.DEFINE_enum('conv_paths', 'auto', nets.CONV_PATHS, 'Convolution layers: fast (rewrites '
-                  'measured faster on CPUs), plain (Keras layers), auto: fast unless a GPU or TPU '
-                  'is visible. The same maths either way.')
+flags.DEFINE_enum('conv_paths', 'auto', nets.CONV_PATHS, 'Convolution layers: plain (Keras '
+                  'layers), fast (every CPU rewrite that fits), auto: per layer shape, the faster '
+                  'of the two as timed on this CPU (cached; plain when a GPU or TPU is visible). '
+                  'The same maths either way.')
+flags.DEFINE_enum('onednn', 'auto', autotune.ONEDNN, "TensorFlow's oneDNN CPU kernels: on, off, "
+                  'or auto: whichever ran the training step faster on this CPU (timed once per '
+                  'machine, cached). TF_ENABLE_ONEDNN_OPTS, if set, wins.')
 flags.DEFINE_string('tpu', None, 'With --strategy=tpu: the TPU name or grpc:// address (untested '
                     'here; see docs/scaling.md).')
 

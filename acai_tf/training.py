@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import distribute, export, nets, rundir
+from acai_tf import autotune, distribute, export, nets, rundir
 from acai_tf.callbacks import Progress, Reporter, StopSignals
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
 from acai_tf.data import get_dataset
@@ -309,7 +309,8 @@ def describe(run, model, log):
   rows = [('model', run.model_name), *run.model_config.to_dict().items(),
           *dataclasses.asdict(run.config).items(),
           ('replicas', run.strategy.num_replicas_in_sync), ('workers', workers[1]),
-          ('conv_paths', nets.resolved_conv_paths())]
+          ('conv_paths', nets.resolved_conv_paths()), ('kernels', autotune.summary()),
+          ('cpu', autotune.cpu_line())]
   width = max(len(k) for k, _ in rows)
   for key, value in rows:
     log(f'  {key:<{width}}  {value}')

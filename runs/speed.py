@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from acai_tf import autotune
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -35,23 +37,6 @@ def last_json(args):
   if out.returncode:
     sys.exit(f'{" ".join(args)} failed:\n{out.stderr[-3000:]}')
   return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def cpu():
-  """This machine's CPU model and the vector extensions that matter to these kernels."""
-  model, found = 'unknown CPU', set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        key, _, value = line.partition(':')
-        if key.strip() == 'model name':
-          model = value.strip()
-        elif key.strip() == 'flags':
-          found = set(value.split())
-  except OSError:
-    pass
-  wanted = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile')
-  return f'{model} ({", ".join(f for f in wanted if f in found) or "no AVX2"}), {os.cpu_count()} cores'
 
 
 def matmul_gflops(n=2048, repeats=5):
@@ -100,7 +85,7 @@ def main():
         out.write(json.dumps({'round': round_, 'name': name, **result}) + '\n')
         out.flush()
         print(f'round {round_}: {name:<12} end to end {result.get("end_to_end_img_s", "-")}, '
-              f'train step {result["train_step_img_s"]} img/s', flush=True)
+              f'train step {result["train_step_img_s"]} img/s on {result["cpu"]}', flush=True)
 
   def median(name, key):
     return statistics.median(r[key] for r in runs[name] if key in r)
@@ -111,7 +96,7 @@ def main():
 
   acai = median('acai', 'end_to_end_img_s')
   print(f'\nMedians over {args.rounds} alternating rounds (lines32, batch 64, float32, conv paths '
-        f'{runs["acai"][0]["conv_paths"]}) on {cpu()}:\n')
+        f'{runs["acai"][0]["conv_paths"]}) on {autotune.cpu_line()}; {runs["acai"][0]["kernels"]}:\n')
   print('| model | end to end img/s | train step img/s | GFLOP/s end to end: work done '
         '(nominal) | MFLOP/img: work done (nominal) | vs ACAI | peak RSS MB |')
   print('| --- | --- | --- | --- | --- | --- | --- |')

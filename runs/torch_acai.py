@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from acai_tf import lines
+from acai_tf import autotune, lines
 
 LEAK = 0.2
 
@@ -162,11 +162,13 @@ def main():
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   print(f'torch {torch.__version__} ACAI step, batch {args.batch}, {args.threads} threads, '
         f'channels_last={args.channels_last}: {step.flops_per_image / 1e6:.1f} MFLOP/img')
+  print(f'  CPU: {autotune.cpu_line()}, ATen {torch.backends.cpu.get_cpu_capability()}')
   print(f'  train step  {img_s:8.1f} img/s  ({gflops:6.1f} GFLOP/s), peak RSS {rss:.0f} MB')
   print(json.dumps({'framework': 'torch', 'torch': torch.__version__, 'batch': args.batch,
                     'channels_last': args.channels_last, 'train_step_img_s': round(img_s, 1),
                     'gflops': round(gflops, 2), 'mflop_per_image': round(step.flops_per_image / 1e6, 1),
-                    'peak_rss_mb': round(rss)}), flush=True)
+                    'peak_rss_mb': round(rss), 'cpu': autotune.cpu_line(),
+                    'aten_cpu_capability': torch.backends.cpu.get_cpu_capability()}), flush=True)
 
 
 if __name__ == '__main__':

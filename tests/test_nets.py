@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import nets
+from acai_tf import autotune, nets
 from acai_tf.models import MODELS
 
 
@@ -112,13 +112,32 @@ def _fast_layers(model):
           if isinstance(layer, (nets.Conv2D, nets.LeakyReLU))]
 
 
-def test_auto_conv_paths_are_fast_on_this_cpu_only_machine(conv_paths):
+def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monkeypatch,
+                                                              tmp_path):
+  monkeypatch.setenv('ACAI_CACHE', str(tmp_path))
+  monkeypatch.setattr(autotune, '_decisions', {})
   conv_paths('auto')
   assert not tf.config.list_logical_devices('GPU') and not tf.config.list_logical_devices('TPU')
-  assert nets.resolved_conv_paths() == 'fast'
-  paths = {layer.kernel_path for layer in _fast_layers(nets.encoder((32, 32, 1), 4, 4, 4))
-           if isinstance(layer, nets.Conv2D)}
-  assert paths == {'pointwise', 'conv', 'dense'}
+  assert nets.resolved_conv_paths() == 'measured'
+  encoder = nets.encoder((32, 32, 1), 4, 4, 4)
+  convs = [l for l in nets._leaf_layers(encoder) if isinstance(l, keras.layers.Conv2D)]
+  timings = autotune.entry()['layers']
+  assert len(timings) == 3  # the shapes a rewrite fits: 1x1 on one channel, two at 2x2 pixels
+  for signature, timing in timings.items():
+    fastest = min(timing['ms'].values())
+    assert timing['ms'][timing['choice']] <= fastest * (1 + autotune.TIE), signature
+  assert sorted(sorted(t['ms']) for t in timings.values()) == [
+      ['conv', 'dense'], ['conv', 'dense'], ['conv', 'pointwise']]
+  chosen = [l.conv_path for l in convs]
+  assert set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
+  assert all(isinstance(l, nets.LeakyReLU) for l in nets._leaf_layers(encoder)
+             if isinstance(l, keras.layers.LeakyReLU))
+  # A second build, in this process or the next, reads the choices instead of timing again.
+  monkeypatch.setattr(autotune, '_decisions', {})
+  monkeypatch.setattr(nets, '_seconds', lambda *a, **k: pytest.fail('timed again'))
+  again = [l.conv_path for l in nets._leaf_layers(nets.encoder((32, 32, 1), 4, 4, 4))
+           if isinstance(l, keras.layers.Conv2D)]
+  assert again == chosen
 
 
 def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(conv_paths, monkeypatch):
@@ -137,12 +156,12 @@ def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
   assert nets.resolved_conv_paths() == 'plain'
   model = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
   layers = list(nets._leaf_layers(model.encoder)) + list(nets._leaf_layers(model.decoder))
-  assert not _fast_layers(model) and not any(hasattr(l, 'kernel_path') for l in layers)
+  assert not _fast_layers(model) and not any(hasattr(l, 'conv_path') for l in layers)
   assert sum(type(l) is keras.layers.Conv2D for l in layers) == 21  # 11 encoder + 10 decoder
   assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
   conv_paths('fast')
   fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  assert {l.kernel_path for l in _fast_layers(fast) if isinstance(l, nets.Conv2D)} == {
+  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, nets.Conv2D)} == {
       'pointwise', 'dense', 'depthwise', 'conv'}
 
 
