@@ -68,9 +68,11 @@ def cores():
 
 
 def cpu_line():
-  """'AMD EPYC 9R14 (avx, avx2, fma, avx512f, ...), 2 cores': the CPU next to every figure."""
+  """'AMD EPYC (avx, avx2, fma, avx512f, ...), 2 cores': the CPU next to every figure."""
   model, extensions = cpu()
-  return f'{model} ({", ".join(extensions) or "no AVX"}), {cores()} cores'
+  cap = os.environ.get('ONEDNN_MAX_CPU_ISA')
+  return (f'{model} ({", ".join(extensions) or "no AVX"}), {cores()} cores'
+          + (f', oneDNN capped at {cap} (ONEDNN_MAX_CPU_ISA)' if cap else ''))
 
 
 def machine():

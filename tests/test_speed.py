@@ -232,7 +232,7 @@ def test_fused_adam_equals_keras_adam():
 
 # ---- fast conv paths and LeakyReLU (acai_tf.nets) against plain Keras layers ---------------
 
-@pytest.mark.parametrize('shape, filters, kernel, path', [
+PATH_CASES = [
     ((32, 32, 1), 16, 1, 'pointwise'),  # the encoder's first layer
     ((2, 2, 8), 12, 3, 'dense'),        # bottleneck layers
     ((1, 1, 8), 6, 3, 'dense'),         # latent_width=1
@@ -240,7 +240,17 @@ def test_fused_adam_equals_keras_adam():
     ((2, 2, 3), 4, 2, 'dense'),         # an even kernel: TensorFlow pads it after the image
     ((8, 8, 6), 1, 3, 'depthwise'),     # the decoder's last layer
     ((4, 4, 6), 5, 3, 'conv'),
-])
+]
+
+
+def test_the_autotuner_chooses_only_among_paths_checked_here():
+  """Every path `nets.layer_path` may pick is one PATH_CASES checks against Keras' layer."""
+  assert {case[-1] for case in PATH_CASES} | {'keras'} == set(nets.LAYER_PATHS)
+  for shape, filters, kernel, path in PATH_CASES:
+    assert nets.layer_paths((None, *shape), filters, (kernel, kernel))[-1] == path
+
+
+@pytest.mark.parametrize('shape, filters, kernel, path', PATH_CASES)
 def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
   rng = np.random.default_rng(1)
   fast = nets.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal', conv_path=path)
