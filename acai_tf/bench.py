@@ -196,7 +196,7 @@ def main(argv):
     raise app.UsageError('--warmup, --steps, --windows, --batch and --steps_per_execution must '
                          'be >= 1.')
   nets.set_conv_paths(FLAGS.conv_paths)
-  model_config = train.model_config_from_flags(FLAGS.model, FLAGS.dataset)
+  model_config = train.model_config_from_flags(FLAGS.model, FLAGS.dataset, FLAGS.data_dir)
   result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
                      FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir,
                      FLAGS.steps_per_execution)

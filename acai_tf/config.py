@@ -32,7 +32,8 @@ def _require(condition, message):
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """How long and on what to train; the model's own hyperparameters live in its config."""
-  dataset: str = hparam('lines32', 'Training data.')
+  dataset: str = hparam('lines32', 'Training data: lines32, mnist32, svhn32, cifar10, celeba32, '
+                        'or a dataset of your own built by data_prep.build into --data_dir.')
   data_dir: str = hparam(None, 'Folder of the TFRecords built by data_prep (real datasets); '
                          'default: $ACAI_DATA, else ./data.')
   train_dir: str = hparam('./experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')

@@ -144,7 +144,7 @@ def table_lines(runs, last):
 
 
 def _dataset_table(title, runs, value, paper_table, pixels=None):
-  runs = [r for r in runs if r['dataset'] in DATASET_NAMES]
+  runs = [r for r in runs if r['dataset'] != 'lines32']  # the paper's three and your own
   cells = {}
   for key, group in _group(runs, lambda r: (r['dataset'], r['d_z'], r['model'])).items():
     values = [v for v in (value(r) for r in group) if v is not None]
@@ -158,7 +158,7 @@ def _dataset_table(title, runs, value, paper_table, pixels=None):
             '---|---' + '|---' * (len(models) + (pixels is not None))]
   rows = []
   for dataset, d_z in sorted({k[:2] for k in cells}):
-    row = [DATASET_NAMES[dataset], str(d_z)]
+    row = [DATASET_NAMES.get(dataset, dataset), str(d_z)]
     for model in models:
       values, kimg = cells.get((dataset, d_z, model), ([], 0))
       row.append(_cell(values, kimg, paper=_paper(paper_table, (dataset, d_z), model)))

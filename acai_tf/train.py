@@ -14,13 +14,13 @@ from absl import flags  # noqa: I001 - after cli on purpose
 
 from acai_tf import autotune, distribute, nets, training
 from acai_tf.config import TrainConfig
-from acai_tf.data import DATASETS, get_dataset
+from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.')
-cli.define_config_flags(TrainConfig, choices={'dataset': list(DATASETS)})
+cli.define_config_flags(TrainConfig)
 flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
                      '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).')
 flags.DEFINE_enum('conv_paths', 'auto', nets.CONV_PATHS, 'Convolution layers: plain (Keras '
@@ -61,17 +61,17 @@ for _field, _defaults in _model_fields().values():
   cli.DEFINE[_field.type](_field.name, None, _help(_field, _defaults))
 
 
-def model_config_from_flags(model, dataset):
+def model_config_from_flags(model, dataset, data_dir=None):
   """Builds the model's config: explicit flags > the dataset's paper setting > default."""
   given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
-  return training.model_config(model, dataset, **given)
+  return training.model_config(model, dataset, data_dir, **given)
 
 
 def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   config = cli.config_from_flags(TrainConfig)
-  model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset)
+  model_config = model_config_from_flags(FLAGS.model, FLAGS.dataset, config.data_dir)
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
   strategy = distribute.make_strategy(config.strategy, tpu=FLAGS.tpu)

@@ -30,6 +30,7 @@ from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the t
 from acai_tf.data import get_dataset
 from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
 from acai_tf.models import get_model_class
+from acai_tf.models.base import scales
 
 
 def jit_compile(xla):
@@ -37,10 +38,11 @@ def jit_compile(xla):
   return 'auto' if xla is None else xla
 
 
-def model_config(model_name, dataset, **values):
+def model_config(model_name, dataset, data_dir=None, **values):
   """A model's config: `values` > the dataset's paper setting > the model's default.
 
   Example: model_config('acai', 'mnist32', latent=2) gives depth 16, latent_width 4.
+  `data_dir` is where a dataset of your own is described.
   """
   config_class = get_model_class(model_name).config_class
   own = {f.name for f in dataclasses.fields(config_class)}
@@ -48,11 +50,14 @@ def model_config(model_name, dataset, **values):
   if unknown:
     raise UsageError(f'--{", --".join(unknown)} do(es) not apply to --model={model_name}; '
                      f'its hyperparameters are: {", ".join(sorted(own))}.')
-  merged = {k: v for k, v in get_dataset(dataset).defaults.items() if k in own}
+  data = get_dataset(dataset, data_dir)
+  merged = {k: v for k, v in data.defaults.items() if k in own}
   merged.update(getattr(get_model_class(model_name), 'dataset_defaults', {}).get(dataset, {}))
   merged.update(values)
   try:
-    return config_class(**merged)
+    config = config_class(**merged)
+    scales(data.image_shape[0], config.latent_width)  # fits this dataset's image size
+    return config
   except ValueError as e:
     raise UsageError(str(e)) from None
 

@@ -4,9 +4,18 @@ Writes <data_dir>/<name>-<split>.tfrecord with the original's schema: one
 tf.train.Example per image, `image` (PNG bytes; CelebA keeps its JPEG bytes)
 and `label` (int64), in source order.
 
-Sources:
+Sources of the built-in datasets (mnist, svhn, cifar10, celeba):
   --source=dir   the official raw files you downloaded, in --raw_dir (works offline)
   --source=tfds  tensorflow-datasets downloads them (needs internet)
+
+Datasets of your own (any other --dataset name; see data_prep/own.py):
+  --source=folder --raw_dir=IMAGES [--size=32|64] [--channels=1|3] [--test_fraction=0.1]
+                 a folder of images, labelled by class sub-folder if they are in any
+  --source=tfds --tfds_name=NAME [--image_key --label_key --size --channels]
+                 any tensorflow-datasets image dataset, its splits under their names
+They are written as <data_dir>/<dataset>-<split>.tfrecord and described in
+<data_dir>/<dataset>.json (written last), which training and evaluation read:
+python -m acai_tf.train --dataset=NAME --data_dir=DIR.
 
 Bad raw files stop the build before anything is written, with one `error:` line on stderr
 and exit code 2 (--debug or ACAI_DEBUG=1: the traceback instead). Temp files left in the
@@ -14,6 +23,7 @@ output folder by killed builds are removed when the next build starts.
 """
 
 import collections
+import json
 import os
 import re
 import socket
@@ -22,6 +32,7 @@ import time
 
 from absl import app, flags, logging
 
+from data_prep import own
 from data_prep.readers import READERS, RAW_FILES, RawDataError
 
 FLAGS = flags.FLAGS
@@ -29,18 +40,33 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """The program's flags; only defined when run as a program, so importing defines none."""
-  flags.DEFINE_enum('dataset', None, list(READERS), 'Dataset to build.')
-  flags.DEFINE_enum('source', None, ['dir', 'tfds'],
+  flags.DEFINE_string('dataset', None, f'Dataset to build: {", ".join(READERS)}, or a name of '
+                      'your own (lower case, digits, _ . -) with --source=folder or --tfds_name.')
+  flags.DEFINE_enum('source', None, ['dir', 'tfds', 'folder'],
                     'Where images come from; default: dir if --raw_dir is given, else tfds.')
-  flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir).')
+  flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir), or '
+                      'your images (--source=folder).')
+  flags.DEFINE_string('tfds_name', None, 'A tensorflow-datasets image dataset to build as '
+                      '--dataset (with --source=tfds).')
+  flags.DEFINE_string('image_key', None, 'With --tfds_name: the image feature (default: the '
+                      'first image feature).')
+  flags.DEFINE_string('label_key', None, "With --tfds_name: the class-label feature (default: "
+                      "'label' if there is one; none: unlabelled).")
+  flags.DEFINE_string('tfds_data_dir', None, "With --tfds_name: tensorflow-datasets' data "
+                      'folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).')
+  flags.DEFINE_integer('size', 32, 'Your own datasets: image height and width, 32 or 64.')
+  flags.DEFINE_integer('channels', None, 'Your own datasets: 1 (greyscale) or 3 (colour); '
+                       'default: 1 if every image is greyscale, else 3.')
+  flags.DEFINE_float('test_fraction', 0.1, '--source=folder: the share of files (by a hash of '
+                     'their path) that form the test split.')
+  flags.DEFINE_bool('strict', False, '--source=folder: fail on an unreadable image instead of '
+                    'skipping it.')
   flags.DEFINE_string('data_dir', os.environ.get('ACAI_DATA'),
                       'Output folder (default: $ACAI_DATA); training reads it with --data_dir.')
   flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
                     'Show the traceback of a failure instead of one line (also: ACAI_DEBUG=1).')
 
 
-# Output file stem of each split (the original's names).
-OUTPUT = {'mnist': 'mnist', 'svhn': 'svhn', 'cifar10': 'cifar10', 'celeba': 'celeba'}
 # tensorflow-datasets name and split mapping.
 TFDS = {'mnist': ('mnist', {'train': 'train', 'test': 'test'}),
         'svhn': ('svhn_cropped', {'train': 'train', 'test': 'test', 'extra': 'extra'}),
@@ -54,7 +80,7 @@ class BuildError(RuntimeError):
 
 
 def record_path(data_dir, dataset, split):
-  return os.path.join(data_dir, f'{OUTPUT[dataset]}-{split}.tfrecord')
+  return os.path.join(data_dir, f'{dataset}-{split}.tfrecord')
 
 
 TEMP_FILE = re.compile(r'\.tfrecord\.tmp-(\d+)$')  # what write_split writes, then renames
@@ -196,17 +222,80 @@ def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
   return written
 
 
+def build_own(name, data_dir, read, log=print):
+  """Builds a dataset of your own from `read() -> (splits, info)` (data_prep.own).
+
+  The old description goes first and the new one is written last, so a build killed
+  half-way reads as never built; the records are each written atomically.
+  """
+  check_own_name(name)
+  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+    raise BuildError(f'--data_dir={data_dir} is a file; give a folder (created if missing)')
+  try:
+    splits, info = read()
+  except (RawDataError, BuildError) as e:
+    raise BuildError(str(e)) from None
+  os.makedirs(data_dir, exist_ok=True)
+  remove_orphans(data_dir, log)
+  description = os.path.join(data_dir, f'{name}.json')
+  if os.path.exists(description):
+    os.remove(description)
+  counts = {}
+  for split, data in splits.items():
+    path = record_path(data_dir, name, split)
+    log(f'writing {path} ({data.count} images)')
+    counts[split] = write_split(path, data, log)
+  from acai_tf import rundir  # noqa: PLC0415
+  info = {'name': name, **info, 'splits': {k: sum(c.values()) for k, c in counts.items()},
+          'per_class': {k: {str(label): n for label, n in sorted(c.items())}
+                        for k, c in counts.items()} if info['classes'] else None}
+  rundir.write_atomic(description, json.dumps(info, indent=1))
+  log(f'{description}: {info["size"]}x{info["size"]}x{info["channels"]}, '
+      f'{len(info["classes"]) or "no"} classes, ' +
+      ', '.join(f'{k} {n} images' for k, n in info['splits'].items()) +
+      f'. Train with: python -m acai_tf.train --dataset={name} --data_dir={data_dir}')
+  return info
+
+
+BUILT_IN = ('lines32', 'mnist32', 'svhn32', 'cifar10', 'celeba32', 'celeba64', *READERS)
+
+
+def check_own_name(name):
+  if name in BUILT_IN:
+    raise BuildError(f'--dataset={name} is a built-in dataset; name yours differently (e.g. '
+                     f'my_{name}), or build the built-in one with --source=dir or tfds')
+  if not re.fullmatch(r'[a-z0-9][a-z0-9_.-]*', name):
+    raise BuildError(f'--dataset={name!r}: use lower-case letters, digits, _ . - (it names '
+                     'files and flags)')
+
+
 def run(argv):
   if len(argv) > 1:
     raise BuildError(f'unexpected arguments: {" ".join(argv[1:])}; give settings as --flags')
   if not FLAGS.dataset:
-    raise BuildError(f'--dataset is required: one of {", ".join(READERS)}')
+    raise BuildError(f'--dataset is required: one of {", ".join(READERS)}, or a name of your '
+                     'own with --source=folder or --tfds_name')
   if not FLAGS.data_dir:
     raise BuildError('--data_dir is required (or set $ACAI_DATA)')
   raw_dir = FLAGS.raw_dir and os.path.expanduser(FLAGS.raw_dir)  # --raw_dir=~/x: no shell ~
-  source = FLAGS.source or ('dir' if raw_dir else 'tfds')
-  build(FLAGS.dataset, os.path.expanduser(FLAGS.data_dir), source, raw_dir,
-        log=lambda s: print(s, flush=True))
+  data_dir = os.path.expanduser(FLAGS.data_dir)
+  log = lambda s: print(s, flush=True)  # noqa: E731
+  if FLAGS.source == 'folder':
+    if not raw_dir:
+      raise BuildError('--source=folder needs --raw_dir, the folder of your images')
+    build_own(FLAGS.dataset, data_dir, lambda: own.read_folder(
+        raw_dir, FLAGS.size, FLAGS.channels, FLAGS.test_fraction, FLAGS.strict, log), log)
+  elif FLAGS.tfds_name:
+    build_own(FLAGS.dataset, data_dir, lambda: own.read_tfds(
+        FLAGS.tfds_name, FLAGS.size, FLAGS.channels, FLAGS.image_key, FLAGS.label_key,
+        FLAGS.tfds_data_dir, check_online), log)
+  elif FLAGS.dataset not in READERS:
+    raise BuildError(f'--dataset={FLAGS.dataset} is not built in ({", ".join(READERS)}): for '
+                     'your own images pass --source=folder --raw_dir=IMAGES, for a '
+                     'tensorflow-datasets dataset --source=tfds --tfds_name=NAME')
+  else:
+    build(FLAGS.dataset, data_dir, FLAGS.source or ('dir' if raw_dir else 'tfds'), raw_dir,
+          log=log)
 
 
 def describe_failure(error):

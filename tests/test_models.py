@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from acai_tf.models import MODELS, AutoEncoder, get_model_class
 from acai_tf.models.acai import ACAI, ACAIConfig
+from acai_tf.models.base import scales
 
 ALL = sorted(MODELS)
 
@@ -167,9 +168,16 @@ class TestConformance:
     assert cls.from_dict(config.to_dict()) == config
     with pytest.raises(dataclasses.FrozenInstanceError):
       config.depth = 3
-    for bad in ({'latent_width': 3}, {'latent_width': 32}, {'depth': 0}, {'lr': -1.0}):
+    for bad in ({'latent_width': 3}, {'latent_width': 0}, {'depth': 0}, {'lr': -1.0}):
       with pytest.raises(ValueError):
         cls(**bad)
+
+
+def test_scales_follow_the_image_size_as_in_the_original():
+  assert [scales(32, 4), scales(32, 2), scales(64, 4), scales(64, 1)] == [3, 4, 4, 6]
+  for size, width in ((32, 32), (32, 64), (48, 4)):
+    with pytest.raises(ValueError, match=f'image size {size}'):
+      scales(size, width)
 
 
 def test_acai_losses_golden():

@@ -50,7 +50,8 @@ def test_run_name_and_config_checks(tmp_path):
 @pytest.mark.parametrize('args,message', [
     (['--model=nope'], 'nope'),
     (['--dataset=mnist99'], 'mnist99'),
-    (['--latent_width=3'], 'latent_width=3 must divide 32'),
+    (['--latent_width=3'], 'latent_width=3 must be a power of two'),
+    (['--latent_width=64'], 'latent_width=64 must divide the image size 32'),
     (['--model=baseline', '--reg=0.3'], '--reg do(es) not apply to --model=baseline'),
     (['--total_kimg=0'], 'total_kimg=0 must be positive'),
 ])

@@ -16,7 +16,9 @@ Deviations from the original, on purpose:
 """
 
 import functools
+import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -44,10 +46,10 @@ def _pad_mnist(image):
   return tf.pad(image, [[2, 2], [2, 2], [0, 0]])  # uint8 0 -> -1 after scaling
 
 
-def _crop_resize_celeba(image):
+def _crop_resize_celeba(image, size=32):
   image = tf.image.crop_to_bounding_box(image, 36, 16, 146, 146)
   x = tf.cast(image, tf.float32) / 127.5 - 1
-  x = tf.compat.v1.image.resize_bicubic(x[None], [32, 32], half_pixel_centers=False)[0]
+  x = tf.compat.v1.image.resize_bicubic(x[None], [size, size], half_pixel_centers=False)[0]
   return tf.cast(tf.round(tf.clip_by_value(x, -1, 1) * 127.5 + 127.5), tf.uint8)
 
 
@@ -61,13 +63,15 @@ class RecordDataset(Dataset):
     colors: channels.
     nclass: labels (1 = unlabelled).
     defaults: the paper's model hyperparameters for this dataset.
-    prepare: uint8 [h, w, c] -> uint8 [32, 32, c] (TF ops), or None.
+    prepare: uint8 [h, w, c] -> uint8 [size, size, c] (TF ops), or None.
     data_dir: folder with the .tfrecord files (default: $ACAI_DATA or ./data).
+    size: image height and width after `prepare`.
   """
 
-  def __init__(self, name, stem, splits, colors, nclass, defaults, prepare=None, data_dir=None):
+  def __init__(self, name, stem, splits, colors, nclass, defaults, prepare=None, data_dir=None,
+               size=32):
     self.name, self.stem, self.splits = name, stem, splits
-    self.image_shape = (32, 32, colors)
+    self.image_shape = (size, size, colors)
     self.nclass, self.defaults, self.prepare = nclass, defaults, prepare
     self.data_dir = data_dir or default_data_dir()
 
@@ -102,7 +106,7 @@ class RecordDataset(Dataset):
 
   @functools.lru_cache(maxsize=4)
   def arrays(self, split):
-    """The whole split as (uint8 images [N, 32, 32, C], int64 labels [N]), file order."""
+    """The whole split as (uint8 images [N, H, W, C], int64 labels [N]), file order."""
     images, labels = [], []
     for path in self.files(split):
       data = (tf.data.TFRecordDataset(path)
@@ -168,4 +172,38 @@ REAL_DATASETS = {
     'celeba32': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
                      nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
                      prepare=_crop_resize_celeba),
+    # The same records at 64x64 (the original derives its scales from the size: one more).
+    'celeba64': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
+                     nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
+                     prepare=functools.partial(_crop_resize_celeba, size=64), size=64),
 }
+
+
+# ---- datasets of your own: built by `data_prep.build --source=folder|tfds`, described in JSON --
+
+# Every model's defaults for them follow the paper's real-data runs (SVHN, CIFAR-10, CelebA).
+USER_DEFAULTS = {'depth': 64, 'latent': 16, 'latent_width': 4}
+NAME = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
+
+
+def description_path(data_dir, name):
+  """<data_dir>/<name>.json: what data_prep.build writes last, after the records."""
+  return os.path.join(data_dir or default_data_dir(), f'{name}.json')
+
+
+def user_dataset(name, data_dir=None):
+  """The RecordDataset `python -m data_prep.build --dataset=NAME` described, or None if the
+  description is not in `data_dir`."""
+  path = description_path(data_dir, name)
+  try:
+    with open(path) as f:
+      info = json.load(f)
+    test = 'test' if 'test' in info['splits'] else next(k for k in info['splits'] if k != 'train')
+    return RecordDataset(name, stem=name, splits={'train': ['train'], 'test': [test]},
+                         colors=int(info['channels']), nclass=max(1, len(info['classes'])),
+                         defaults=USER_DEFAULTS, data_dir=data_dir, size=int(info['size']))
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError, KeyError, TypeError, StopIteration) as e:
+    raise DataFormatError(f'{path} is not a dataset description written by data_prep.build '
+                          f'({type(e).__name__}: {e}); rebuild the dataset.') from None

@@ -32,7 +32,7 @@ def main(argv):
     raise app.UsageError('--n_init must be >= 1.')
   module, meta = load_export(FLAGS.export)
   dataset_name = FLAGS.dataset or meta['dataset']
-  check_dataset(meta, dataset_name, FLAGS.any_dataset)
+  check_dataset(meta, dataset_name, FLAGS.any_dataset, FLAGS.data_dir)
   dataset, train, _, test, test_labels = labelled_splits(dataset_name, FLAGS.data_dir,
                                                          FLAGS.train_limit)
   accuracy = 100 * cluster_accuracy(features(module, train), features(module, test),

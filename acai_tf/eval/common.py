@@ -23,11 +23,11 @@ def load_export(path):
   return tf.saved_model.load(path), meta
 
 
-def check_dataset(meta, dataset, any_dataset=False):
+def check_dataset(meta, dataset, any_dataset=False, data_dir=None):
   """Refuses to score an export on a dataset it was not trained on (unless `any_dataset`)."""
   trained = meta.get('dataset')
   shape = tuple(meta.get('image_shape') or ())
-  wanted = tuple(get_dataset(dataset).image_shape)
+  wanted = tuple(get_dataset(dataset, data_dir).image_shape)
   if shape and shape != wanted:
     raise UsageError(f'the export takes images of shape {shape} ({trained}); {dataset} has '
                      f'{wanted}. Pass --dataset={trained}.')
@@ -48,7 +48,8 @@ def labelled_splits(dataset_name, data_dir, train_limit):
     raise UsageError(f'train_limit={train_limit} must be >= 1.')
   dataset = get_dataset(dataset_name, data_dir)
   if dataset.nclass < 2:
-    raise UsageError(f'{dataset_name} is unlabelled: probes and clustering need labels.')
+    raise UsageError(f'{dataset_name} is unlabelled: probes and clustering need labels (for a '
+                     'folder of your own: images in one sub-folder per class).')
   dataset.check()
   train, train_labels = dataset.train_once(train_limit)
   test, test_labels = dataset.test()

@@ -41,7 +41,7 @@ def main(argv):
   if not dataset:
     raise app.UsageError('--dataset is required with --pixels and no --export.')
   if module is not None:
-    check_dataset(meta, dataset, FLAGS.any_dataset)
+    check_dataset(meta, dataset, FLAGS.any_dataset, FLAGS.data_dir)
   _, train, train_labels, test, test_labels = labelled_splits(dataset, FLAGS.data_dir,
                                                               FLAGS.train_limit)
   if FLAGS.pixels:

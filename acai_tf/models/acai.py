@@ -40,7 +40,7 @@ class ACAI(AutoEncoder):
 
   def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
     super().__init__(config, image_shape, nclass, seed, **kwargs)
-    self.critic = nets.critic(self.image_shape, config.scales,
+    self.critic = nets.critic(self.image_shape, self.scales,
                               config.advdepth or config.depth, config.latent, dtype=self.precision)
 
   def compute_losses(self, x, seed):

@@ -17,7 +17,18 @@ import tensorflow as tf
 from acai_tf import nets
 from acai_tf.config import PRECISIONS, hparam  # noqa: F401 (hparam: used by every model's config)
 
-IMAGE_SIZE = 32
+IMAGE_SIZE = 32  # the paper's; datasets may have others (e.g. 64): scales follow the size
+
+
+def scales(image_size, latent_width):
+  """The number of 2x downsamplings from `image_size` to `latent_width` (the original's
+  log2(width / latent_width)); a ValueError if that is not a whole number >= 1."""
+  ratio = image_size // latent_width if latent_width > 0 else 0
+  if latent_width <= 0 or image_size % latent_width or ratio < 2 or ratio & (ratio - 1):
+    choices = ', '.join(str(image_size >> k) for k in range(1, int(math.log2(image_size)) + 1))
+    raise ValueError(f'latent_width={latent_width} must divide the image size {image_size} into '
+                     f'a power of two >= 2: choose one of {choices}.')
+  return int(round(math.log2(ratio)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,24 +36,18 @@ class AEConfig:
   """Hyperparameters every autoencoder shares (appendix B of the paper)."""
   depth: int = hparam(16, 'Channels of the first conv scale; doubled at each further scale.')
   latent: int = hparam(16, 'Channels of the latent tensor.')
-  latent_width: int = hparam(2, 'Spatial size of the latent; 32/latent_width must be a power of 2.')
+  latent_width: int = hparam(2, 'Spatial size of the latent; image size / latent_width must be '
+                             'a power of 2 (>= 2).')
   lr: float = hparam(1e-4, 'Adam learning rate of every optimizer.')
 
   def __post_init__(self):
-    ratio = IMAGE_SIZE // self.latent_width if self.latent_width > 0 else 0
-    if (self.latent_width <= 0 or IMAGE_SIZE % self.latent_width or ratio < 2
-        or ratio & (ratio - 1)):
-      raise ValueError(f'latent_width={self.latent_width} must divide {IMAGE_SIZE} into a '
-                       'power of two >= 2: choose one of 1, 2, 4, 8, 16.')
+    if self.latent_width <= 0 or self.latent_width & (self.latent_width - 1):
+      raise ValueError(f'latent_width={self.latent_width} must be a power of two (1, 2, 4, ...).')
     for name in ('depth', 'latent'):
       if getattr(self, name) <= 0:
         raise ValueError(f'{name}={getattr(self, name)} must be a positive integer.')
     if not self.lr > 0:
       raise ValueError(f'lr={self.lr} must be positive.')
-
-  @property
-  def scales(self):
-    return int(round(math.log2(IMAGE_SIZE // self.latent_width)))
 
   def to_dict(self):
     return dataclasses.asdict(self)
@@ -119,13 +124,15 @@ class AutoEncoder(keras.Model):
     self.precision = precision
     self.config = config
     self.image_shape = tuple(image_shape)
-    shrink = 1 << config.scales
-    self.latent_shape = (image_shape[0] // shrink, image_shape[1] // shrink, config.latent)
+    if image_shape[0] != image_shape[1]:
+      raise ValueError(f'images must be square; got {image_shape[0]}x{image_shape[1]}.')
+    self.scales = scales(image_shape[0], config.latent_width)
+    self.latent_shape = (config.latent_width, config.latent_width, config.latent)
     self.nclass = nclass
     self.seed = seed
-    self.encoder = nets.encoder(self.image_shape, config.scales, config.depth, config.latent,
+    self.encoder = nets.encoder(self.image_shape, self.scales, config.depth, config.latent,
                                 dtype=precision)
-    self.decoder = nets.decoder(self.latent_shape, config.scales, config.depth, image_shape[-1],
+    self.decoder = nets.decoder(self.latent_shape, self.scales, config.depth, image_shape[-1],
                                 dtype=precision)
     # The probe: one dense layer on stop_gradient(latent); skipped for unlabelled data.
     self.classifier = None
