@@ -21,6 +21,17 @@ tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
 
+def pytest_sessionstart(session):
+  """The programs tests start choose oneDNN by timing it once per machine (acai_tf.autotune,
+  about 15 s): done here, on a machine seen for the first time, before any test's clock runs."""
+  del session
+  from acai_tf import autotune  # noqa: PLC0415
+  if ('TF_ENABLE_ONEDNN_OPTS' not in os.environ
+      and not autotune._valid_onednn(autotune.entry().get('onednn'))):
+    subprocess.run([sys.executable, '-c', 'from acai_tf import quiet; quiet.import_tensorflow()'],
+                   check=False, timeout=600)
+
+
 @pytest.fixture(scope='session')
 def mirrored():
   """The process's one MirroredStrategy over the two logical CPUs.
