@@ -312,7 +312,7 @@ def describe_failure(error):
 
 
 def main(argv):
-  logging.set_verbosity(logging.WARNING)
+  logging.set_verbosity(logging.DEBUG if FLAGS.debug else logging.ERROR)  # tfds chatters
   try:
     run(argv)
   except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort

@@ -148,7 +148,12 @@ def read_tfds(tfds_name, size=32, channels=None, image_key=None, label_key=None,
   channels = channels or (3 if colour else 1)
   if not builder.is_prepared():
     if check_online:
-      check_online()
+      try:
+        check_online()
+      except Exception as e:  # noqa: BLE001 - the caller's error, given advice here
+        raise RawDataError(f'{e} Prepare {tfds_name} with tensorflow-datasets where there is '
+                           'internet and pass its folder as --tfds_data_dir, or save the images '
+                           'into a folder and use --source=folder') from None
     try:
       builder.download_and_prepare()
     except Exception as e:  # noqa: BLE001 - tfds raises many kinds; the message says what
