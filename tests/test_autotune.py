@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -116,6 +118,19 @@ def test_a_cached_choice_that_is_no_candidate_is_measured_again(cache):
 
 
 @pytest.mark.slow
-def test_the_real_probe_times_both_settings_in_child_processes(cache):
-  speeds = {setting: autotune.probe(setting) for setting in ('on', 'off')}
-  assert all(speed and speed > 0 for speed in speeds.values()), speeds
+def test_programs_starting_together_on_a_new_machine_measure_once_and_agree(tmp_path):
+  """Two programs start at once with an empty cache (the workers of one run): the real
+  probes run in child processes, once, under the cache's lock, and both read the result."""
+  env = {**os.environ, 'ACAI_CACHE': str(tmp_path), 'TF_CPP_MIN_LOG_LEVEL': '2'}
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  code = ('from acai_tf import quiet; quiet.import_tensorflow(); from acai_tf import autotune; '
+          'print(autotune.summary())')
+  programs = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+  outputs = [p.communicate(timeout=300) for p in programs]
+  assert all(p.returncode == 0 for p in programs), outputs
+  assert sum(err.count('autotune: timing oneDNN') for _, err in outputs) == 1
+  summaries = {out.strip() for out, _ in outputs}
+  assert len(summaries) == 1 and summaries.pop().startswith('oneDNN ')
+  (entry,) = json.loads((tmp_path / 'autotune.json').read_text()).values()
+  assert all(v > 0 for v in entry['onednn']['img_s'].values()), entry
