@@ -20,9 +20,8 @@ def verbose():
 def import_tensorflow():
   """Imports TensorFlow (once per process), quietly unless `verbose()`, with oneDNN on or off
   as `acai_tf.autotune.choose_onednn` measured on this machine."""
-  if 'tensorflow' not in sys.modules:
-    from acai_tf import autotune  # noqa: PLC0415
-    autotune.choose_onednn()
+  from acai_tf import autotune  # noqa: PLC0415
+  autotune.choose_onednn()  # does nothing once TensorFlow is imported
   if 'tensorflow' in sys.modules or verbose():
     import tensorflow  # noqa: F401, PLC0415
     return

@@ -257,11 +257,11 @@ def build_own(name, data_dir, read, log=print):
   return info
 
 
-BUILT_IN = ('lines32', 'mnist32', 'svhn32', 'cifar10', 'celeba32', 'celeba64', *READERS)
-
-
 def check_own_name(name):
-  if name in BUILT_IN:
+  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow (for the registry) only here
+  quiet.import_tensorflow()
+  from acai_tf.data import DATASETS  # noqa: PLC0415
+  if name in DATASETS or name in READERS:
     raise BuildError(f'--dataset={name} is a built-in dataset; name yours differently (e.g. '
                      f'my_{name}), or build the built-in one with --source=dir or tfds')
   if not re.fullmatch(r'[a-z0-9][a-z0-9_.-]*', name):

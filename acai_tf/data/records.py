@@ -18,7 +18,6 @@ Deviations from the original, on purpose:
 import functools
 import json
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -183,7 +182,6 @@ REAL_DATASETS = {
 
 # Every model's defaults for them follow the paper's real-data runs (SVHN, CIFAR-10, CelebA).
 USER_DEFAULTS = {'depth': 64, 'latent': 16, 'latent_width': 4}
-NAME = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
 
 
 def description_path(data_dir, name):
