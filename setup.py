@@ -23,6 +23,7 @@ setup(
         'scipy>=1.11',
         'scikit-learn>=1.3',
         'absl-py>=1.4',
+        'pillow>=10',  # data_prep: folders of images
     ],
     extras_require={
         'notebooks': ['matplotlib>=3.8,<4', 'ipykernel>=6.29,<8'],
