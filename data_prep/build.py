@@ -174,13 +174,26 @@ def tfds_splits(dataset):
   return out
 
 
+def check_output(data_dir):
+  """Fails before any raw data is read if --data_dir cannot be the output folder."""
+  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+    raise BuildError(f'--data_dir={data_dir} is a file; give a folder (created if missing)')
+
+
+def make_output(data_dir):
+  try:
+    os.makedirs(data_dir, exist_ok=True)
+  except OSError as e:
+    raise BuildError(f'cannot create the output folder --data_dir={data_dir} ({e.strerror}); '
+                     'give a folder this user can write') from None
+
+
 def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
   """Builds every split of `dataset`; returns {split: Counter of labels}.
 
   Raw files are checked before the output folder is created or written to.
   """
-  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
-    raise BuildError(f'--data_dir={data_dir} is a file; give a folder (created if missing)')
+  check_output(data_dir)
   if os.path.isdir(data_dir):
     remove_orphans(data_dir, log)
 
@@ -202,11 +215,7 @@ def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
                        f'data_prep.build --dataset={dataset} --source=dir --raw_dir=FOLDER '
                        f'--data_dir={data_dir}') from None
     splits = tfds_splits(dataset)
-  try:
-    os.makedirs(data_dir, exist_ok=True)
-  except OSError as e:
-    raise BuildError(f'cannot create the output folder --data_dir={data_dir} ({e.strerror}); '
-                     'give a folder this user can write') from None
+  make_output(data_dir)
   written = {}
   for split, data in splits.items():
     path = record_path(data_dir, dataset, split)
@@ -229,13 +238,12 @@ def build_own(name, data_dir, read, log=print):
   half-way reads as never built; the records are each written atomically.
   """
   check_own_name(name)
-  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
-    raise BuildError(f'--data_dir={data_dir} is a file; give a folder (created if missing)')
+  check_output(data_dir)
   try:
     splits, info = read()
   except (RawDataError, BuildError) as e:
     raise BuildError(str(e)) from None
-  os.makedirs(data_dir, exist_ok=True)
+  make_output(data_dir)
   remove_orphans(data_dir, log)
   description = os.path.join(data_dir, f'{name}.json')
   if os.path.exists(description):
