@@ -365,14 +365,15 @@ def _train(run, signals, log):
   if run.chief:
     run.check_room()
   step = run.restore()
-  total = config.steps(config.total_kimg)
+  goal = config.total_kimg + model.kimg_before_total()  # e.g. AdvAI's phase 1 comes first
+  total = config.steps(goal)
   every = config.steps(config.report_kimg)
   if step >= total:
     if distribute.agree(run.strategy, run.chief and not run.export_is_current(step)):
       log(f'{run.dir} is trained to step {step} but its export is missing; exporting it')
       run.export(step)
     log(f'{run.dir} is already trained to step {step} (kimg {config.kimg(step):.1f}) >= '
-        f'total_kimg {config.total_kimg}; nothing to do. Raise --total_kimg to train further.')
+        f'{goal:g} kimg; nothing to do. Raise --total_kimg to train further.')
     distribute.barrier(run.strategy)
     return
   if run.chief:

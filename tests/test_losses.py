@@ -27,9 +27,19 @@ def test_vae_kl_and_likelihood_golden():
   # A standard-normal posterior has zero KL.
   zeros = tf.zeros((3, 64))
   np.testing.assert_allclose(0.5 * tf.reduce_sum(-zeros - 1 + tf.exp(zeros) + zeros**2), 0)
-  # encode is the mean, decode maps logits to [-1, 1].
+  # encode_with=mean: encode is the mean; decode maps logits to [-1, 1].
   np.testing.assert_allclose(model.encode(x), mu.reshape(4, 4, 4, 4), rtol=1e-5, atol=1e-6)
   assert np.abs(model.decode(model.encode(x))).max() <= 1
+
+
+def test_vae_encodes_to_a_posterior_sample_by_default():
+  model = make('vae', encode_with='sample')
+  x, _ = batch(4)
+  _, mu, log_var = (t.numpy() for t in model._moments(x, training=False))
+  draws = np.stack([model.encode(x).numpy().reshape(4, -1) for _ in range(8)])
+  assert not np.allclose(draws[0], draws[1])
+  standard = (draws - mu) / np.exp(0.5 * log_var)  # N(0, 1) if z = mu + sigma * eps
+  assert abs(standard.mean()) < 0.05 and abs(standard.std() - 1) < 0.05
 
 
 def test_aae_discriminator_losses_golden():
@@ -107,6 +117,18 @@ def test_mmd_golden():
   assert float(advai.mmd2(a, b + 3.0)) > 0.5
 
 
+def test_advai_regression_targets():
+  scores, targets = tf.constant([0.1, 0.4]), tf.constant([0.0, 0.3])
+  # Per sample: ((0.1 - 0)^2 + (0.4 - 0.3)^2) / 2.
+  assert float(advai.regress(scores, targets, True)) == pytest.approx(0.01, rel=1e-5)
+  # The official broadcast: every score against every target,
+  # ((0.1)^2 + (0.4)^2 + (0.1 - 0.3)^2 + (0.4 - 0.3)^2) / 4.
+  assert float(advai.regress(scores, targets, False)) == pytest.approx(0.055, rel=1e-5)
+  # ... which is what TensorFlow computes for the official [B] - [B, 1, 1, 1].
+  official = tf.reduce_mean(tf.square(scores - tf.reshape(targets, [2, 1, 1, 1])))
+  assert float(official) == pytest.approx(0.055, rel=1e-5)
+
+
 def test_advai_phase_one_trains_only_the_interpolator():
   model = make('advai', train_int_kimg=1)
   model.compile()
@@ -116,7 +138,7 @@ def test_advai_phase_one_trains_only_the_interpolator():
   history = fit_steps(model, batch(), 2)
   moved = {g: any(np.abs(a - b).max() > 0 for a, b in zip(before[g], weights(v)))
            for g, v in groups.items()}
-  assert moved == {'ae': False, 'critic': False, 'classifier': True, 'interp': True,
+  assert moved == {'ae': False, 'critic': False, 'classifier': False, 'interp': True,
                    'interp_critic': True}
   assert np.isfinite(history['loss_interp'][0])
   model.enter_phase(int(1024 / 8), batch=8)  # past train_int_kimg at batch 8

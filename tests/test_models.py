@@ -16,7 +16,8 @@ ALL = sorted(MODELS)
 
 
 # Small settings so every model trains in seconds; AdvAI starts in its autoencoder phase.
-SMALL = {'vqvae': {'z_log_size': 8}, 'advai': {'int_width': 32, 'train_int_kimg': 0}}
+# The VAE encodes to its mean here, so exports and resumed models can be compared exactly.
+SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8}, 'advai': {'int_width': 32, 'train_int_kimg': 0}}
 
 
 def make(name, **overrides):

@@ -17,17 +17,25 @@ The reading implemented here (where the official code is ambiguous):
 - The AE code's form is used: a weights the *first* argument, losses are
   squared L2, R also adapts the mixing coefficients (c), and the extra terms
   (MMD to N(0, I), noise-to-code interpolants, prior samples) are included.
-- Two phases, as in the code. Phase 1, the first `train_int_kimg`: only R and
-  D_R train, on prior samples h = n_scale * N(0, I), with a = 0.5 * U(0, 1):
+- Two phases, as in the code. Phase 1, `train_int_kimg` long: only R and D_R
+  train (not the autoencoder, the image critic or the probe), on prior samples
+  h = n_scale * N(0, I), with a = 0.5 * U(0, 1):
   L_DR = D_R(h)^2 + (D_R(R(h, h_rev, a)) - a)^2 and L_R = D_R(R(h, h_rev, a))^2.
-  Phase 2, the rest of `total_kimg` (which counts both phases): R and D_R are
-  frozen (gradients still flow through R) and the autoencoder and image critic
-  d train with mix(u, v, a) = R(n u, n v, a) / n:
+  Phase 2, `total_kimg` long (so a run trains train_int_kimg + total_kimg, as
+  the official code), R and D_R are frozen (gradients still flow through R) and
+  the autoencoder, image critic d and probe train with mix(u, v, a) = R(n u, n v, a) / n:
     d:  d(g + reg (x - g))^2 + (d(x_a) - a)^2 + (d(x_noise) - a_n)^2 + (d(x_fake) - 1/2)^2
     AE: MSE + advweight d(x_a)^2 + wgt_mmd relu(MMD^2(e, h)) + wgt_noise d(x_noise)^2
         + wgt_fake d(x_fake)^2
   with g = dec(e), x_a = dec(mix(e, e_rev, a)), x_noise = dec(mix(h, e, a_n)),
   a_n ~ U(0, 1), x_fake = dec(h).
+- Regression targets, as the official code computed them: it subtracts an alpha
+  of shape [B, 1, 1, 1] from critic scores of shape [B], which broadcasts to
+  [B, 1, 1, B], so every score is compared with every alpha of the batch: the
+  loss is mean_ij (d_j - a_i)^2 and each critic regresses to the batch mean of
+  alpha (in the image critic's a and a_n terms and D_R's a term).
+  `per_sample_alpha=True` compares each score with its own alpha instead, as
+  the paper's equations read.
 - MMD^2 is the unbiased estimate with a sum of RBF kernels exp(-|x-y|^2 / (2 s^2)),
   s in {2, 5, 10, 20, 40, 80}, on flattened codes.
 - The image critic's width is `advdepth` (0 = depth) as in ACAI; the official
@@ -54,7 +62,10 @@ MMD_SIGMAS = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 @dataclasses.dataclass(frozen=True)
 class AdvAIConfig(ACAIConfig):
   train_int_kimg: float = hparam(2048, 'Phase 1 length (kimg) training only R and D_R on the '
-                                 'prior; counted within total_kimg.')
+                                 'prior, before the total_kimg of autoencoder training.')
+  per_sample_alpha: bool = hparam(False, "Critics regress each score to its own alpha; unset: "
+                                  "to every alpha of the batch (the official code's "
+                                  'broadcasting, i.e. to the batch mean).')
   int_width: int = hparam(1200, 'Width of the hidden layers of R and D_R.')
   int_hidden_layers: int = hparam(2, 'Hidden layers of each MLP of R.')
   int_hidden_units: int = hparam(100, 'Size of the code R forms of each (endpoint, alpha).')
@@ -81,6 +92,14 @@ def mlp(inputs, widths, name):
   for width in widths[:-1]:
     x = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(width)(x))
   return keras.Model(source, keras.layers.Dense(widths[-1])(x), name=name)
+
+
+def regress(scores, targets, per_sample):
+  """mean (score - target)^2 of [B] scores: each with its own target (`per_sample`), or every
+  score with every target, as the official [B] - [B, 1, 1, 1] broadcast did."""
+  if per_sample:
+    return tf.reduce_mean(tf.square(scores - targets))
+  return tf.reduce_mean(tf.square(scores[None, :] - targets[:, None]))
 
 
 def mmd2(x, y, sigmas=MMD_SIGMAS):
@@ -138,6 +157,9 @@ class AdvAI(ACAI):
   def _interp_steps(self, batch):
     return int(round(self.config.train_int_kimg * 1024 / batch))
 
+  def kimg_before_total(self):
+    return self.config.train_int_kimg
+
   def phase_boundaries(self, batch):
     return (self._interp_steps(batch),) if self.config.train_int_kimg > 0 else ()
 
@@ -154,8 +176,6 @@ class AdvAI(ACAI):
     return self._autoencoder_losses(x, seed)
 
   def _interpolator_losses(self, x, seed):
-    z = self.encoder(x, training=False)  # only for the probe and the logs
-    loss_ae = mse(x, self.decoder(z, training=False))
     batch, dim = tf.shape(x)[0], math.prod(self.latent_shape)
     seeds = tf.random.experimental.stateless_split(seed, 2)
     h = self.config.n_scale * tf.random.stateless_normal([batch, dim], seeds[0])
@@ -163,10 +183,9 @@ class AdvAI(ACAI):
     score_mix = self.latent_score(self.correct(h, h[::-1], a))
     loss_interp = tf.reduce_mean(tf.square(score_mix))
     loss_interp_disc = (tf.reduce_mean(tf.square(self.latent_score(h)))
-                        + tf.reduce_mean(tf.square(score_mix - a)))
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_interp': loss_interp,
-            'loss_interp_disc': loss_interp_disc}
-    return Step({'interp': loss_interp, 'interp_critic': loss_interp_disc}, logs, z)
+                        + regress(score_mix, a, self.config.per_sample_alpha))
+    logs = {'loss_interp': loss_interp, 'loss_interp_disc': loss_interp_disc}
+    return Step({'interp': loss_interp, 'interp_critic': loss_interp_disc}, logs, None)
 
   def _autoencoder_losses(self, x, seed):
     batch = tf.shape(x)[0]
@@ -188,10 +207,10 @@ class AdvAI(ACAI):
     loss_mmd = tf.nn.relu(mmd2(flat(e), flat(h)))
     loss_noise = tf.reduce_mean(tf.square(d_noise))
     loss_fake = tf.reduce_mean(tf.square(d_fake))
-    loss_disc = tf.reduce_mean(tf.square(d_mix - a))
-    loss_disc_real = tf.reduce_mean(tf.square(d_real))
     c = self.config
-    critic = (loss_disc_real + loss_disc + tf.reduce_mean(tf.square(d_noise - a_noise))
+    loss_disc = regress(d_mix, a, c.per_sample_alpha)
+    loss_disc_real = tf.reduce_mean(tf.square(d_real))
+    critic = (loss_disc_real + loss_disc + regress(d_noise, a_noise, c.per_sample_alpha)
               + tf.reduce_mean(tf.square(d_fake - 0.5)))
     ae = (loss_ae + c.advweight * loss_ae_disc + c.wgt_mmd * loss_mmd + c.wgt_noise * loss_noise
           + c.wgt_fake * loss_fake)

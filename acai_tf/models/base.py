@@ -93,7 +93,8 @@ class Step:
     losses: optimizer group name -> scalar loss ('ae' always; 'classifier' is
       added by the base).
     logs: every name of the model's `logged` -> scalar.
-    features: the latent the probe reads (its gradient is stopped).
+    features: the latent the probe reads (its gradient is stopped); None: the probe does
+      not train in this step (e.g. a phase that trains other networks only).
     updates: (variable, new value) pairs of non-gradient state (e.g. EMA),
       assigned after the optimizers step.
   """
@@ -180,6 +181,10 @@ class AutoEncoder(keras.Model):
   def extra_networks(self):
     """Networks besides the encoder and decoder (listed in the start-up table)."""
     return []
+
+  def kimg_before_total(self):
+    """kimg trained before the `total_kimg` a run asks for (e.g. AdvAI's phase 1)."""
+    return 0
 
   def phase_boundaries(self, batch):
     """Steps at which the training objective changes; the loop re-traces there."""
@@ -301,7 +306,7 @@ class AutoEncoder(keras.Model):
     with tf.GradientTape(persistent=True) as tape:
       step = self.compute_losses(x, self._step_seed())
       losses, logs = dict(step.losses), dict(step.logs)
-      if self.classifier:
+      if self.classifier and step.features is not None:
         flat = tf.reshape(tf.stop_gradient(step.features), [tf.shape(x)[0], -1])
         logs['classify_latent'] = losses['classifier'] = tf.reduce_mean(
             keras.losses.sparse_categorical_crossentropy(label, self.classifier(flat),
