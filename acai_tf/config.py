@@ -12,6 +12,8 @@ import math
 PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
 # tf.distribute strategies (acai_tf.distribute makes them).
 STRATEGIES = ('auto', 'default', 'mirrored', 'multi_worker', 'tpu')
+# Orders of a finite training split (acai_tf.data): the original's shuffle buffer, or per epoch.
+SHUFFLES = ('buffer', 'epoch')
 # Train steps per call into TensorFlow: amortises Keras' per-call cost (docs/performance.md).
 STEPS_PER_EXECUTION = 16
 MAX_BATCH = 1 << 16
@@ -42,6 +44,10 @@ class TrainConfig:
   batch: int = hparam(64, 'Global batch size (split evenly over replicas; ACAI pairs images '
                       "within each replica's share).")
   seed: int = hparam(0, 'Seed of the initial weights, the data stream and every random draw.')
+  shuffle: str = hparam('buffer', 'Order of a finite training split: buffer, the original\'s '
+                        '(the files in order through a 1024-image shuffle buffer, so SVHN streams '
+                        'train, then extra), or epoch, a fresh permutation of the whole split '
+                        'every epoch.', choices=SHUFFLES)
   strategy: str = hparam('auto', 'auto: mirrored if more than one GPU is visible, else default; '
                          'default: one device; mirrored: every local GPU (or --cpu_devices); '
                          'multi_worker: the machines of $TF_CONFIG; tpu: --tpu.',
@@ -69,6 +75,8 @@ class TrainConfig:
       _require(math.isfinite(value) and 0 < value <= MAX_KIMG,
                f'{name}={value:g} must be positive and at most {MAX_KIMG:g}.')
     _require(0 <= self.seed <= MAX_SEED, f'seed={self.seed} must be in [0, {MAX_SEED}].')
+    _require(self.shuffle in SHUFFLES,
+             f'shuffle={self.shuffle!r}; choose one of: {", ".join(SHUFFLES)}.')
     _require(self.strategy in STRATEGIES,
              f'strategy={self.strategy!r}; choose one of: {", ".join(STRATEGIES)}.')
     _require(self.xla in (None, True, False), f'xla={self.xla!r}; choose None (auto), True or False.')

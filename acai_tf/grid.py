@@ -3,8 +3,8 @@
 Prints one shell command per line, each one job, in this order:
   data    python -m data_prep.build, once per real dataset of the grid;
   train   python -m acai_tf.train, model by model (registry order), then dataset by dataset
-          (lines32 mnist32 svhn32 celeba32 cifar10), then latent size: the paper's 9 runs of
-          each model (the original's runs/<model>.sh);
+          (lines32 mnist32 svhn32 celeba32 cifar10), then latent size, then seed (--seeds):
+          the paper's 9 runs of each model (the original's runs/<model>.sh) per seed;
   eval    dataset by dataset: the raw-pixel probe, then per run in training order its line
           metrics (lines32) or its probe and K-means clustering (mnist32, svhn32, cifar10;
           celeba32 is unlabelled and gets none);
@@ -25,6 +25,7 @@ flags: `jobs(stage, Settings(...))` is the same list for Python code.
 """
 
 import dataclasses
+import itertools
 import os
 import re
 import shlex
@@ -51,7 +52,7 @@ LATENTS = {'lines32': (16,), 'mnist32': (2, 16), 'svhn32': (2, 16), 'celeba32': 
            'cifar10': (16, 64)}
 EVALS = ('lines', 'probe', 'cluster')
 # Set by the grid for every training job: give them to acai_tf.grid, not after `--`.
-GRID_FLAGS = ('model', 'dataset', 'train_dir', 'data_dir', 'total_kimg', 'report_kimg')
+GRID_FLAGS = ('model', 'dataset', 'train_dir', 'data_dir', 'total_kimg', 'report_kimg', 'seed')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Settings:
   total_kimg: float = 16384
   report_kimg: float = 64
   n_init: int = 1000
+  seeds: tuple = (0,)  # one run of each setting per seed (reruns, as the paper's tables)
   evals: tuple = EVALS
   extra: tuple = ()  # training flags, '--name=value'
 
@@ -78,6 +80,9 @@ class Settings:
       unknown = sorted(set(given) - set(known))
       if unknown or not given:
         raise UsageError(f'--{kind}={",".join(given)}: choose from {", ".join(known)}.')
+    if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+      raise UsageError(f'--seeds={",".join(map(str, self.seeds))}: give distinct seeds >= 0, '
+                       'e.g. --seeds=0,1,2.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,16 +150,17 @@ def train_jobs(settings):
   jobs, dirs = [], set()
   for model in (m for m in MODELS if m in settings.models):
     for dataset in (d for d in LATENTS if d in settings.datasets):
-      for latent in LATENTS[dataset]:
+      for latent, seed in itertools.product(LATENTS[dataset], settings.seeds):
         paper = paper_settings(model, dataset, latent, settings.total_kimg)
         config = training.model_config(model, dataset, **{**paper, **given})
-        run_dir = training.run_dir(settings.train_dir, dataset, model, config, batch)
+        run_dir = training.run_dir(settings.train_dir, dataset, model, config, batch, seed)
         if run_dir in dirs:
           continue  # flags after -- made two runs one
         dirs.add(run_dir)
         values = {'dataset': dataset, 'train_dir': settings.train_dir,
                   'data_dir': settings.data_dir, 'total_kimg': settings.total_kimg,
-                  'report_kimg': settings.report_kimg, 'model': model, **paper, **extra}
+                  'report_kimg': settings.report_kimg, 'model': model, 'seed': seed, **paper,
+                  **extra}
         argv = ('acai_tf.train', *(_flag(k, v) for k, v in values.items()))
         jobs.append(Job(argv, dataset, run_dir))
   return jobs
@@ -230,6 +236,8 @@ def define_flags():
                       '<mnist|svhn|cifar10|celeba> (data_prep --source=dir); unset: download.')
   flags.DEFINE_float('total_kimg', 16384, 'Training length of every run (the paper: 16384).')
   flags.DEFINE_float('report_kimg', 64, 'Report, export and checkpoint period of every run.')
+  flags.DEFINE_list('seeds', '0', 'Seeds: every run of the grid once per seed (the paper\'s '
+                    'tables give mean and std over reruns, e.g. --seeds=0,1,2).')
   flags.DEFINE_integer('n_init', 1000, 'K-means restarts of the clustering jobs (the paper: 1000).')
   flags.DEFINE_list('evals', ','.join(EVALS), 'Evaluation programs listed by --stage=eval.')
   flags.DEFINE_boolean('count', False, 'Print the number of jobs of --stage instead of them.')
@@ -245,7 +253,14 @@ def settings_from_flags(extra):
   return Settings(models=names(FLAGS.models), datasets=names(FLAGS.datasets),
                   train_dir=FLAGS.train_dir, data_dir=FLAGS.data_dir, raw_dir=FLAGS.raw_dir,
                   total_kimg=FLAGS.total_kimg, report_kimg=FLAGS.report_kimg, n_init=FLAGS.n_init,
-                  evals=names(FLAGS.evals), extra=tuple(extra))
+                  seeds=_seeds(names(FLAGS.seeds)), evals=names(FLAGS.evals), extra=tuple(extra))
+
+
+def _seeds(texts):
+  try:
+    return tuple(int(t) for t in texts)
+  except ValueError:
+    raise UsageError(f'--seeds={",".join(texts)}: give whole numbers, e.g. --seeds=0,1,2.') from None
 
 
 def main(argv):

@@ -62,15 +62,16 @@ def model_config(model_name, dataset, data_dir=None, **values):
     raise UsageError(str(e)) from None
 
 
-def run_name(model_name, model_config, batch):
-  """Directory name from the model and its sorted hyperparameters (as the original)."""
-  params = {**model_config.to_dict(), 'batch': batch}
+def run_name(model_name, model_config, batch, seed):
+  """Directory name from the model and its sorted hyperparameters (as the original), with the
+  batch and the seed (so reruns with other seeds sit side by side)."""
+  params = {**model_config.to_dict(), 'batch': batch, 'seed': seed}
   return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
 
 
-def run_dir(train_dir, dataset, model_name, model_config, batch):
+def run_dir(train_dir, dataset, model_name, model_config, batch, seed):
   """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
-  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch))
+  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch, seed))
 
 
 class Run:
@@ -84,7 +85,8 @@ class Run:
     self.model_name, self.model_config, self.config, self.log = (
         model_name, model_config, config, log)
     self.dataset = get_dataset(config.dataset, config.data_dir)
-    self.dir = run_dir(config.train_dir, config.dataset, model_name, model_config, config.batch)
+    self.dir = run_dir(config.train_dir, config.dataset, model_name, model_config, config.batch,
+                       config.seed)
     self.strategy = strategy or distribute.make_strategy(config.strategy)
     self.chief = distribute.is_chief(self.strategy)
     self.scratch = None if self.chief else tempfile.mkdtemp(prefix='acai_tf-worker-')
@@ -100,8 +102,9 @@ class Run:
     saved = rundir.read_json(self.path(rundir.CONFIG_FILE))
     if saved is None:
       return
-    fixed = ('dataset', 'batch', 'seed', 'precision')
-    saved['train_config'].setdefault('precision', 'float32')  # runs made before the flag
+    fixed = ('dataset', 'batch', 'seed', 'precision', 'shuffle')
+    saved['train_config'].setdefault('precision', 'float32')  # runs made before the flags
+    saved['train_config'].setdefault('shuffle', 'epoch')
     old = {'model': saved['model'], 'model_config': saved['model_config'],
            **{k: saved['train_config'][k] for k in fixed}}
     new = {'model': self.model_name, 'model_config': self.model_config.to_dict(),
@@ -286,14 +289,16 @@ def _segments(step, total, every, boundaries=()):
     [(epochs, steps_per_epoch), ...]: runs of equal epochs, one `fit` call each.
   """
   segments = []
+  phase_start = 0  # segments of an earlier phase are never merged with this one's
 
   def add(epochs, steps):
-    if steps == every and segments and segments[-1][1] == every:
+    if steps == every and len(segments) > phase_start and segments[-1][1] == every:
       segments[-1] = (segments[-1][0] + epochs, every)
     else:
       segments.append((epochs, steps))
 
   for end in sorted({b for b in boundaries if step < b < total} | {total}):
+    phase_start = len(segments)
     first = min((step // every + 1) * every, end)  # up to the next report
     if first > step:
       add(1, first - step)
@@ -395,7 +400,8 @@ def _train(run, signals, log):
     start = model.steps_done()
     data = distribute.distribute_batches(
         run.strategy, lambda rows, start=start: run.dataset.train(config.batch, config.seed,
-                                                                  start, rows), config.batch)
+                                                                  start, rows, config.shuffle),
+        config.batch)
     model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0,
               shuffle=False)
     if reporter.stopped:

@@ -7,6 +7,7 @@
 #   REPORT_KIMG  report/checkpoint period         (default 64)
 #   DATASETS     which datasets of the grid       (default: lines32 mnist32 svhn32 celeba32 cifar10)
 #   MODELS       which models                     (default: the paper's seven)
+#   SEEDS        seeds; every run once per seed   (default 0; the paper's tables: reruns, e.g. "0 1 2")
 #   N_INIT       K-means restarts                 (default 1000, the paper's; 20 for a quick look)
 #   TRAIN_FLAGS  more training flags, e.g. "--batch=128 --seed=1" (they replace the grid's values)
 #   DRY_RUN=1    print the commands instead of running them
@@ -17,10 +18,12 @@ TOTAL_KIMG=${TOTAL_KIMG:-16384}
 REPORT_KIMG=${REPORT_KIMG:-64}
 DATASETS=${DATASETS:-lines32 mnist32 svhn32 celeba32 cifar10}
 N_INIT=${N_INIT:-1000}
+SEEDS=${SEEDS:-0}
 
 # The flags of acai_tf.grid for these settings; they end with `-- TRAIN_FLAGS`.
 GRID_FLAGS=(--train_dir="$TRAIN_DIR" --data_dir="$DATA_DIR" --total_kimg="$TOTAL_KIMG"
-            --report_kimg="$REPORT_KIMG" --datasets="${DATASETS// /,}" --n_init="$N_INIT")
+            --report_kimg="$REPORT_KIMG" --datasets="${DATASETS// /,}" --n_init="$N_INIT"
+            --seeds="${SEEDS// /,}")
 if [[ -n "${MODELS:-}" ]]; then GRID_FLAGS+=(--models="${MODELS// /,}"); fi
 if [[ -n "${RAW_DIR:-}" ]]; then GRID_FLAGS+=(--raw_dir="$RAW_DIR"); fi
 read -ra train_flags <<< "${TRAIN_FLAGS:-}"

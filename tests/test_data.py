@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from acai_tf.data import get_dataset
-from acai_tf.data.records import DataFormatError, MissingDataError
+from acai_tf.data.records import DataFormatError, MissingDataError, ShuffleBuffer
 from conftest import SHARED_DATA, run_module
 from data_prep import build as builder
 from data_prep.readers import Split
@@ -37,15 +37,50 @@ def test_train_stream_is_shuffled_and_resumable(tmp_path, raw_files):
   raw_files.mnist(tmp_path / 'raw', train=20)
   builder.build('mnist', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'), log=lambda s: None)
   dataset = get_dataset('mnist32', str(tmp_path / 'data'))
-  stream = [(x.numpy(), y.numpy()) for x, y in dataset.train(8, seed=1).take(6)]
-  resumed = next(iter(dataset.train(8, seed=1, start_step=4)))
+  stream = [(x.numpy(), y.numpy()) for x, y in dataset.train(8, 1, shuffle='epoch').take(6)]
+  resumed = next(iter(dataset.train(8, seed=1, start_step=4, shuffle='epoch')))
   np.testing.assert_array_equal(resumed[0].numpy(), stream[4][0])
   # every image once per epoch (20 images = 2.5 batches), in a seeded random order
   first_epoch = np.concatenate([y for _, y in stream])[:20]
   assert sorted(first_epoch) == sorted(np.arange(20) % 10)
   assert list(first_epoch) != list(np.arange(20) % 10)
-  other = next(iter(dataset.train(8, seed=2)))[1].numpy()
+  other = next(iter(dataset.train(8, seed=2, shuffle='epoch')))[1].numpy()
   assert list(other) != list(stream[0][1])
+  # The default, the original's shuffle buffer: resumable too.
+  stream = [y.numpy() for _, y in dataset.train(8, seed=1).take(6)]
+  assert list(next(iter(dataset.train(8, seed=1, start_step=4)))[1].numpy()) == list(stream[4])
+
+
+class TestShuffleBuffer:
+  """The original's order: file order, repeated, through a 1024-image shuffle buffer."""
+
+  def test_an_image_comes_out_only_after_it_entered_the_buffer(self):
+    order = ShuffleBuffer(n=100000, seed=0, batch=64)
+    stream = np.concatenate([order.batch_indices(step) for step in range(300)])
+    assert (stream <= np.arange(len(stream)) + 1023).all()
+    assert len(set(stream.tolist())) == len(stream)  # none twice within the first epoch
+    # So file-ordered data is barely mixed: of two 2048-image halves, the first 1024 outputs
+    # come from the first half only.
+    assert (stream[:1024] < 2048).all()
+
+  def test_every_image_waits_as_long_as_in_tf_data(self):
+    ours = np.concatenate([ShuffleBuffer(10**6, 3, 64).batch_indices(s) for s in range(1024)])
+    theirs = np.fromiter(tf.data.Dataset.range(10**6).shuffle(1024, seed=3).take(len(ours))
+                         .as_numpy_iterator(), np.int64)
+    # Mean delay (position out - position in) of a random-slot buffer of 1024: about 1024.
+    delay = lambda stream: (np.arange(len(stream)) - stream)[4096:].mean() + 1024  # noqa: E731
+    assert delay(ours) == pytest.approx(delay(theirs), rel=0.1)
+    assert delay(ours) == pytest.approx(1024, rel=0.1)
+
+  def test_batches_depend_only_on_seed_and_step_in_any_order(self):
+    straight = ShuffleBuffer(5000, 7, 16)
+    expected = [straight.batch_indices(s).copy() for s in range(800)]
+    shuffled = ShuffleBuffer(5000, 7, 16)
+    for step in (700, 3, 799, 256, 255, 512, 0):
+      np.testing.assert_array_equal(shuffled.batch_indices(step), expected[step])
+    assert not np.array_equal(ShuffleBuffer(5000, 8, 16).batch_indices(0), expected[0])
+    # Past an epoch (5000 images) the stream wraps around the file.
+    assert set(np.concatenate(expected).tolist()) == set(range(5000))
 
 
 def test_svhn_from_mat_files(tmp_path, raw_files):

@@ -78,17 +78,21 @@ def test_paper_grid_is_the_original_scripts_grid():
       m: 9 for m in PAPER_MODELS}
   assert train[0].command == (
       'python -m acai_tf.train --dataset=lines32 --train_dir=./experiments --data_dir=./data '
-      '--total_kimg=16384 --report_kimg=64 --model=baseline --latent_width=2 --depth=16 '
+      '--total_kimg=16384 --report_kimg=64 --model=baseline --seed=0 --latent_width=2 --depth=16 '
       '--latent=16')
   assert len({job.run_dir for job in train}) == 63
-  by_run = {(job.argv[6], job.dataset, job.argv[9]): job.argv for job in train}
-  assert by_run[('--model=vqvae', 'lines32', '--latent=16')][7] == '--latent_width=4'
-  assert by_run[('--model=acai', 'lines32', '--latent=16')][7] == '--latent_width=2'
-  assert by_run[('--model=acai', 'svhn32', '--latent=2')][7:10] == (
+  by_run = {(job.argv[6], job.dataset, job.argv[10]): job.argv for job in train}
+  assert by_run[('--model=vqvae', 'lines32', '--latent=16')][8] == '--latent_width=4'
+  assert by_run[('--model=acai', 'lines32', '--latent=16')][8] == '--latent_width=2'
+  assert by_run[('--model=acai', 'svhn32', '--latent=2')][8:11] == (
       '--latent_width=4', '--depth=64', '--latent=2')
   dropouts = [job for job in train if '--model=dropout' in job.argv]
   assert [job.dataset for job in dropouts if '--dropout=0.75' in job.argv] == ['cifar10'] * 2
   assert 'dropout0.75' in dropouts[-1].run_dir
+  seeds = grid.jobs('train', grid.Settings(models=('acai',), datasets=('lines32',),
+                                           seeds=(0, 1, 2)))
+  assert [job.argv[7] for job in seeds] == ['--seed=0', '--seed=1', '--seed=2']
+  assert len({job.run_dir for job in seeds}) == 3 and seeds[2].run_dir.endswith('_seed2')
   advai = grid.jobs('train', grid.Settings(models=('advai',), total_kimg=256))
   assert len(advai) == 9 and all('--train_int_kimg=32' in job.argv for job in advai)
   # data: 4 real datasets; eval: 7 lines + 3 x (pixels + 14 probes + 14 clusterings); report.

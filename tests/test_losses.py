@@ -42,6 +42,25 @@ def test_vae_encodes_to_a_posterior_sample_by_default():
   assert abs(standard.mean()) < 0.05 and abs(standard.std() - 1) < 0.05
 
 
+def test_vqvae_codebook_use():
+  # 4 assignments to 2 of 8 codes, 3 and 1: two codes used; perplexity
+  # exp(-(0.75 ln 0.75 + 0.25 ln 0.25)) = 1.7548.
+  use = vqvae.codebook_use(tf.constant([3.0, 0, 0, 1, 0, 0, 0, 0]))
+  assert float(use['codes_used']) == 2
+  assert float(use['code_perplexity']) == pytest.approx(1.75477, rel=1e-4)
+  assert float(vqvae.codebook_use(tf.ones(8))['code_perplexity']) == pytest.approx(8, rel=1e-5)
+
+
+def test_aae_logs_the_latent_moments():
+  model = make('aae')
+  x, _ = batch(4)
+  logs = model.compute_losses(x, tf.constant([3, 4], tf.int64)).logs
+  flat = model.encoder(x).numpy().reshape(-1)
+  assert float(logs['latent_mean']) == pytest.approx(flat.mean(), abs=1e-6)
+  assert float(logs['latent_std']) == pytest.approx(flat.std(), rel=1e-4)
+  assert 0 <= float(logs['adversary_accuracy']) <= 1
+
+
 def test_aae_discriminator_losses_golden():
   model = make('aae')
   x, _ = batch(4)

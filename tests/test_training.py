@@ -29,11 +29,14 @@ def test_segments_split_at_report_boundaries():
   assert training._segments(5, 64, 16) == [(1, 11), (3, 16)]
   assert training._segments(5, 60, 16) == [(1, 11), (2, 16), (1, 12)]
   assert training._segments(64, 64, 16) == []
+  # A phase boundary on a report boundary still ends a fit call (AdvAI re-traces there).
+  assert training._segments(0, 48, 16, (16,)) == [(1, 16), (2, 16)]
+  assert training._segments(0, 64, 16, (24,)) == [(1, 16), (1, 8), (1, 8), (2, 16)]
 
 
 def test_run_name_and_config_checks(tmp_path):
-  assert training.run_name('acai', ACAIConfig(), 64) == (
-      'acai_advdepth0_advweight0.5_batch64_depth16_latent16_latent_width2_lr0.0001_reg0.2')
+  assert training.run_name('acai', ACAIConfig(), 64, 2) == (
+      'acai_advdepth0_advweight0.5_batch64_depth16_latent16_latent_width2_lr0.0001_reg0.2_seed2')
   with pytest.raises(ValueError, match='batch'):
     training.TrainConfig(batch=1)
   with pytest.raises(ValueError, match='strategy'):
@@ -168,3 +171,17 @@ def test_resume_after_sigkill(tmp_path, tiny_train_args):
   steps = [r['step'] for r in rundir.read_metrics(run_dir)]
   assert steps == list(range(16, 193, 16))  # every report once, none lost or repeated
   assert np.isfinite(rundir.read_metrics(run_dir)[-1]['loss_ae'])
+
+
+def test_advai_trains_its_interpolator_phase_before_total_kimg(tmp_path):
+  """As the official code: train_int_kimg of phase 1, then total_kimg of autoencoder training,
+  even when the phase boundary falls on a report."""
+  config = training.model_config('advai', 'lines32', depth=4, latent=4, int_width=16,
+                                 train_int_kimg=0.125)
+  run = training.train('advai', config, training.TrainConfig(
+      train_dir=str(tmp_path), total_kimg=0.25, report_kimg=0.125, batch=8, eval_pairs=8),
+      log=lambda line: None)
+  reports = rundir.read_metrics(run.dir)
+  assert [r['step'] for r in reports] == [16, 32, 48]  # (0.125 + 0.25) kimg at batch 8
+  assert 'loss_interp' in reports[0] and 'loss_ae' not in reports[0]
+  assert all('loss_ae' in r and 'loss_interp' not in r for r in reports[1:])

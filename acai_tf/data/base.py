@@ -23,8 +23,11 @@ class Dataset:
   train_size = None  # images in the training split; None: an endless generator
 
 
-  def train(self, batch, seed, start_step=0, rows=None):
+  def train(self, batch, seed, start_step=0, rows=None, shuffle='buffer'):
     """Infinite tf.data stream of (images float32 [-1, 1], labels int64) batches.
+
+    `shuffle` (acai_tf.config.SHUFFLES) orders a finite split: 'buffer', the original's 1024-image
+    shuffle buffer over the files in order, or 'epoch', a fresh permutation every epoch.
 
     Batch i depends only on (seed, i), so a resumed run passing the step it
     resumes from as `start_step` sees the data an uninterrupted run would.

@@ -5,6 +5,11 @@ as configured in Berthelot et al., ICLR 2019, appendix B: an MLP discriminator
 (leaky ReLU 0.2) on the flattened latent tells encodings (label 0) from prior
 samples (label 1) with sigmoid cross-entropy; the autoencoder adds the fooling
 term (encodings labelled 1) with weight 1 to its MSE.
+
+Logged besides the losses, to watch the adversarial game (and its collapse):
+`adversary_accuracy`, the discriminator's accuracy on the batch's encodings and
+prior samples, and `latent_mean` / `latent_std` of the encodings (the prior's
+are 0 and 1).
 """
 
 import dataclasses
@@ -46,7 +51,7 @@ def sigmoid_xent(logits, label):
 class AAE(AutoEncoder):
   config_class = AAEConfig
   logged = ('loss_ae', 'rmse', 'loss_adv_latent', 'loss_adv_prior', 'loss_ae_latent',
-            'adversary_accuracy')
+            'adversary_accuracy', 'latent_mean', 'latent_std')
 
   def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
     super().__init__(config, image_shape, nclass, seed, **kwargs)
@@ -69,7 +74,8 @@ class AAE(AutoEncoder):
                       + tf.reduce_mean(tf.cast(logit_prior > 0, tf.float32)))
     logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_adv_latent': loss_adv_latent,
             'loss_adv_prior': loss_adv_prior, 'loss_ae_latent': loss_ae_latent,
-            'adversary_accuracy': accuracy}
+            'adversary_accuracy': accuracy, 'latent_mean': tf.reduce_mean(flat),
+            'latent_std': tf.math.reduce_std(flat)}
     return Step({'ae': loss_ae + loss_ae_latent, 'critic': loss_adv_latent + loss_adv_prior},
                 logs, z)
 

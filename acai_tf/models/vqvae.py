@@ -14,6 +14,12 @@ van den Oord et al., "Neural Discrete Representation Learning"
   the vectors assigned to each entry (decay 0.999, Laplace smoothing eps 1e-5);
   the loss adds `beta` x the commitment term mean((e - sg(q))^2).
 
+Codebook use is logged each step: `codes_used`, the distinct codes of the
+(global) batch, and `code_perplexity`, exp of the entropy of their frequencies.
+As released, the EMA counts start at 0 with no zero-debias, so after the
+first step every unused code's norm is about 1e4 and decays as 0.999^step:
+unused codes come back into reach only after some 600 kimg (docs/vqvae_codebook.png).
+
 `encode` returns the continuous latent; `decode` quantises, so interpolations
 mix continuous latents and then quantise, as in the original. The probe reads
 the output of the post-quantisation MLP. Distances are computed as
@@ -82,9 +88,19 @@ def ema_update(count, sums_ema, assigned_count, assigned_sum, decay, epsilon):
   return count, sums_ema, sums_ema / smoothed[:, None]
 
 
+def codebook_use(count):
+  """How much of the codebook a batch used, from its [K] assignment counts: the number of
+  distinct codes, and the perplexity exp(entropy) of their frequencies (= the number of codes
+  if all were used equally)."""
+  p = count / tf.reduce_sum(count)
+  entropy = -tf.reduce_sum(tf.math.multiply_no_nan(tf.math.log(p), p))
+  return {'codes_used': tf.cast(tf.math.count_nonzero(count), tf.float32),
+          'code_perplexity': tf.exp(entropy)}
+
+
 class VQVAE(AutoEncoder):
   config_class = VQVAEConfig
-  logged = ('loss_ae', 'rmse', 'vqvae_loss')
+  logged = ('loss_ae', 'rmse', 'vqvae_loss', 'codes_used', 'code_perplexity')
   dataset_defaults = {'lines32': {'latent_width': 4}}  # runs/vqvae.sh used 4x4x16 on lines
 
   def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
@@ -130,7 +146,8 @@ class VQVAE(AutoEncoder):
       assigned_count, assigned_sum = context.all_reduce('sum', [assigned_count, assigned_sum])
     new = ema_update(self.ema_count, self.ema_sums, assigned_count, assigned_sum,
                      self.config.decay, self.config.epsilon)
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'vqvae_loss': vq_loss}
+    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'vqvae_loss': vq_loss,
+            **codebook_use(assigned_count)}
     updates = tuple(zip((self.ema_count, self.ema_sums, self.codebook), new))
     return Step({'ae': loss_ae + vq_loss}, logs, h, updates)
 
