@@ -17,6 +17,7 @@ export in `<run_dir>/exports/`, so a reader never sees a half-written one.
 import json
 import os
 import shutil
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +42,7 @@ class _Endpoints(tf.Module):
 
   def __init__(self, model):
     super().__init__(name='acai_tf_export')
-    self.model = model
+    self.state = list(model.weights)  # what the functions read; not the optimizers or Keras
     image = tf.TensorSpec((None,) + model.image_shape, tf.float32, name='x')
     latent = tf.TensorSpec((None,) + model.latent_shape, tf.float32, name='z')
     alpha = tf.TensorSpec((None,), tf.float32, name='alpha')
@@ -51,14 +52,22 @@ class _Endpoints(tf.Module):
         model.interpolate, input_signature=[latent, tf.TensorSpec.from_spec(latent, 'z2'), alpha])
     self.reconstruct = tf.function(lambda x: model.decode(model.encode(x)),
                                    input_signature=[image])
-
-  def serving_signatures(self):
-    """Signatures with named outputs, for TF Serving and `obj.signatures[...]`."""
-    image, latent = self.encode.input_signature[0], self.decode.input_signature[0]
-    return {
+    # Signatures with named outputs, for TF Serving and `obj.signatures[...]`.
+    self.serving = {
         'encode': tf.function(lambda x: {'latent': self.encode(x)}, input_signature=[image]),
         'decode': tf.function(lambda z: {'images': self.decode(z)}, input_signature=[latent]),
     }
+
+
+# One module per live model: its functions are traced at the first export and reused by the
+# next ones (a run exports at every report; tracing anew took most of an export's time).
+_ENDPOINTS = weakref.WeakKeyDictionary()
+
+
+def _endpoints(model):
+  if model not in _ENDPOINTS:
+    _ENDPOINTS[model] = _Endpoints(model)
+  return _ENDPOINTS[model]
 
 
 def save(model, run_dir, meta, keep=2):
@@ -79,9 +88,9 @@ def save(model, run_dir, meta, keep=2):
   final = os.path.join(exports, name)
   tmp = os.path.join(exports, f'.tmp-{name}-{os.getpid()}')
   shutil.rmtree(tmp, ignore_errors=True)
-  module = _Endpoints(model)
+  module = _endpoints(model)
   try:
-    tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
+    tf.saved_model.save(module, tmp, signatures=module.serving)
     with open(os.path.join(tmp, META_FILE), 'w') as f:
       json.dump(meta, f, indent=2, sort_keys=True)
   except BaseException:
