@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+from acai_tf.config import IMAGE_SIZE
+
 ONEDNN = ('auto', 'on', 'off')
 VECTOR_FLAGS = ('avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16',
                 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8')
@@ -226,11 +228,11 @@ def _probe_step(batch=64):
 
   from acai_tf import nets  # noqa: PLC0415
   nets.set_conv_paths('fast')  # both settings with the same layers; per-layer tuning comes later
-  encoder = nets.encoder((32, 32, 1), scales=4, depth=16, latent=16)
+  encoder = nets.encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16)
   decoder = nets.decoder((2, 2, 16), scales=4, depth=16, colors=1)
   weights = encoder.trainable_variables + decoder.trainable_variables
   optimizer = keras.optimizers.Adam(1e-4)
-  x = tf.random.stateless_uniform((batch, 32, 32, 1), (1, 2), -1, 1)
+  x = tf.random.stateless_uniform((batch, IMAGE_SIZE, IMAGE_SIZE, 1), (1, 2), -1, 1)
 
   @tf.function
   def step():

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import distribute, export, grids, rundir
-from acai_tf.evaluation.lines import evaluate_interpolations
+from acai_tf import distribute, export, images, rundir
+from acai_tf.metrics.interpolation import evaluate_interpolations
 
 
 class StopSignals:
@@ -107,7 +107,7 @@ class Reporter(keras.callbacks.Callback):
       for name, value in scalars.items():
         tf.summary.scalar(name, value)
       for name, grid in self.evaluator.grids(step).items():
-        tf.summary.image(name, grids.to_uint8(grid)[None])
+        tf.summary.image(name, images.to_uint8(grid)[None])
     self.writer.flush()
     rundir.append_metrics(run.dir, record)
     self.log(_format_report(record))
@@ -167,5 +167,5 @@ class Evaluator:
 
   def grids(self, step):
     rng = np.random.default_rng([self.config.seed, step, 1])
-    return grids.monitoring_grids(self.encode, self.decode, self.interpolate,
+    return images.monitoring_grids(self.encode, self.decode, self.interpolate,
                                   self.dataset.eval_pool(), self.model.latent_shape, rng)

@@ -7,6 +7,16 @@ Every value is checked when a config is made, before anything is written to disk
 
 import dataclasses
 import math
+import os
+
+IMAGE_SIZE = 32  # the paper's images; datasets may have others (e.g. 64): scales follow the size
+DATA_ENV = 'ACAI_DATA'  # where TFRecords are, unless --data_dir says
+
+
+def default_data_dir():
+  """Where data_prep writes TFRecords and datasets read them unless told: $ACAI_DATA, else ./data."""
+  return os.environ.get(DATA_ENV, './data')
+
 
 # Keras dtype policies of the conv networks; outputs, losses and metrics stay float32.
 PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')

@@ -8,7 +8,8 @@ The export needs no acai_tf code to load:
     z_t = obj.interpolate(z1, z2, alpha)   # alpha [B]; 0 -> z1, 1 -> z2
 
 `acai_tf.json` beside `saved_model.pb` records the model, its config, the
-dataset, the image and latent shapes and the training step.
+dataset, the image and latent shapes and the training step. `load` reads both
+back and `check_dataset` says whether a dataset fits the export.
 
 `<run_dir>/export` is a symlink swapped atomically to the newest complete
 export in `<run_dir>/exports/`, so a reader never sees a half-written one.
@@ -22,7 +23,11 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-META_FILE = 'acai_tf.json'
+from acai_tf import rundir
+from acai_tf.data import get_dataset
+from acai_tf.errors import UsageError
+
+META_FILE = rundir.EXPORT_META
 
 
 def numpy_endpoint(fn, chunk=512):
@@ -82,7 +87,7 @@ def save(model, run_dir, meta, keep=2):
   Returns:
     The path of the new export directory.
   """
-  exports = os.path.join(run_dir, 'exports')
+  exports = os.path.join(run_dir, rundir.EXPORTS)
   os.makedirs(exports, exist_ok=True)
   name = f'step_{int(meta["step"]):09d}'
   final = os.path.join(exports, name)
@@ -102,15 +107,38 @@ def save(model, run_dir, meta, keep=2):
   link_tmp = os.path.join(run_dir, f'.export-{os.getpid()}')
   if os.path.lexists(link_tmp):
     os.remove(link_tmp)
-  os.symlink(os.path.join('exports', name), link_tmp)
-  os.replace(link_tmp, os.path.join(run_dir, 'export'))
+  os.symlink(os.path.join(rundir.EXPORTS, name), link_tmp)
+  os.replace(link_tmp, os.path.join(run_dir, rundir.EXPORT_LINK))
   for old in sorted(d for d in os.listdir(exports) if d.startswith('step_'))[:-keep]:
     shutil.rmtree(os.path.join(exports, old), ignore_errors=True)
   return final
 
 
 def load(path):
-  """Loads an export and its metadata: (tf module, meta dict)."""
-  obj = tf.saved_model.load(path)
-  with open(os.path.join(path, META_FILE)) as f:
-    return obj, json.load(f)
+  """(tf module, meta dict) of an export made by training; a UsageError if it is not one."""
+  if not os.path.exists(path):
+    raise UsageError(f'{path} does not exist; pass <run_dir>/export of a trained run.')
+  meta = rundir.read_json(os.path.join(path, META_FILE))
+  if meta is None:
+    raise UsageError(f'{path} is not an acai_tf export (no readable {META_FILE}); pass '
+                     '<run_dir>/export.')
+  return tf.saved_model.load(path), meta
+
+
+def latents(module, images):
+  """Flattened latents [N, d_z] of numpy `images` from an export's `encode`."""
+  z = numpy_endpoint(module.encode)(images)
+  return z.reshape(len(z), -1)
+
+
+def check_dataset(meta, dataset, any_dataset=False, data_dir=None):
+  """Refuses to score an export on a dataset it was not trained on (unless `any_dataset`)."""
+  trained = meta.get('dataset')
+  shape = tuple(meta.get('image_shape') or ())
+  wanted = tuple(get_dataset(dataset, data_dir).image_shape)
+  if shape and shape != wanted:
+    raise UsageError(f'the export takes images of shape {shape} ({trained}); {dataset} has '
+                     f'{wanted}. Pass --dataset={trained}.')
+  if trained and trained != dataset and not any_dataset:
+    raise UsageError(f'the export was trained on {trained}, not {dataset}. Pass '
+                     f'--dataset={trained}, or --any_dataset to score it on {dataset} anyway.')

@@ -10,7 +10,7 @@ Prints one shell command per line, each one job, in this order:
           celeba32 is unlabelled and gets none);
   report  python -m acai_tf.report.
 `--stage=all` (the default) lists the four stages in that order. Run directories are computed
-from the flags (`training.run_dir`), so evaluations can be listed before anything trained.
+from the flags (`rundir.run_dir`), so evaluations can be listed before anything trained.
 
 An array task runs job I of a stage with `--run=I`: the job's program replaces this one, so
 its exit code is the task's (docs/scaling.md). `--count` prints the number of jobs, `--dirs`
@@ -36,20 +36,22 @@ _JOB_ENV = dict(os.environ)  # what jobs run with: the caller's, not the one cli
 from acai_tf import cli  # noqa: E402, I001 - before TensorFlow: quiets its start-up lines
 from absl import flags  # noqa: E402
 
-from acai_tf import training  # noqa: E402
-from acai_tf.data import get_dataset  # noqa: E402
+from acai_tf import rundir, training  # noqa: E402
+from acai_tf.config import default_data_dir  # noqa: E402
+from acai_tf.data import DATASETS, get_dataset  # noqa: E402
 from acai_tf.data.records import REAL_DATASETS  # noqa: E402
 from acai_tf.errors import UsageError  # noqa: E402
 from acai_tf.models import MODELS  # noqa: E402
 
 STAGES = ('data', 'train', 'eval', 'report')
-EXTENSIONS = ('advai',)  # registered models not in the paper: listed only when --models names them
-PAPER_MODELS = tuple(m for m in MODELS if m not in EXTENSIONS)
-# The latent sizes (channels) the paper trained each model with, per dataset, in this order.
-# Depth and latent width are the dataset's paper setting (acai_tf/data), except VQ-VAE's 4x4
-# latent on lines32 (its `dataset_defaults`).
-LATENTS = {'lines32': (16,), 'mnist32': (2, 16), 'svhn32': (2, 16), 'celeba32': (2, 16),
-           'cifar10': (16, 64)}
+# Registered models that are not the paper's (`in_paper`) are listed only when --models names them.
+PAPER_MODELS = tuple(name for name, cls in MODELS.items() if cls.in_paper)
+# The paper's datasets and the latent sizes (channels) of its runs on each, in the registry's
+# order (their `grid_latents`). Depth and latent width are the dataset's paper setting
+# (acai_tf/data), except VQ-VAE's 4x4 latent on lines32 and dropout's keep probability 0.75 on
+# cifar10 (their `dataset_defaults`).
+LATENTS = {name: get_dataset(name).grid_latents for name in DATASETS
+           if get_dataset(name).grid_latents}
 EVALS = ('lines', 'probe', 'cluster')
 # Set by the grid for every training job: give them to acai_tf.grid, not after `--`.
 GRID_FLAGS = ('model', 'dataset', 'train_dir', 'data_dir', 'total_kimg', 'report_kimg', 'seed')
@@ -64,7 +66,7 @@ class Settings:
   models: tuple = PAPER_MODELS
   datasets: tuple = tuple(LATENTS)
   train_dir: str = './experiments'
-  data_dir: str = './data'
+  data_dir: str = dataclasses.field(default_factory=default_data_dir)
   raw_dir: str = None  # None: data_prep downloads; else <raw_dir>/<mnist|svhn|cifar10|celeba>
   total_kimg: float = 16384
   report_kimg: float = 64
@@ -100,12 +102,8 @@ class Job:
 def paper_settings(model, dataset, latent, total_kimg):
   """The hyperparameters of the paper's run of `model` on `dataset` with `latent` channels."""
   config = training.model_config(model, dataset, latent=latent)
-  values = {'latent_width': config.latent_width, 'depth': config.depth, 'latent': latent}
-  if model == 'dropout' and dataset == 'cifar10':
-    values['dropout'] = 0.75  # a keep probability; the paper's CIFAR-10 runs say dropout0.75
-  if model == 'advai':
-    values['train_int_kimg'] = total_kimg / 8  # the official 2048 of 16384 kimg
-  return values
+  return {'latent_width': config.latent_width, 'depth': config.depth, 'latent': latent,
+          **MODELS[model].grid_settings(total_kimg)}
 
 
 def parse_extra(extra):
@@ -153,7 +151,7 @@ def train_jobs(settings):
       for latent, seed in itertools.product(LATENTS[dataset], settings.seeds):
         paper = paper_settings(model, dataset, latent, settings.total_kimg)
         config = training.model_config(model, dataset, **{**paper, **given})
-        run_dir = training.run_dir(settings.train_dir, dataset, model, config, batch, seed)
+        run_dir = rundir.run_dir(settings.train_dir, dataset, model, config, batch, seed)
         if run_dir in dirs:
           continue  # flags after -- made two runs one
         dirs.add(run_dir)
@@ -227,10 +225,10 @@ def define_flags():
   flags.DEFINE_enum('stage', 'all', [*STAGES, 'all'], 'Which jobs: data preparation, training, '
                     'evaluation, the report, or all four in that order.')
   flags.DEFINE_list('models', ','.join(PAPER_MODELS), 'Models of the grid (listed in registry '
-                    f'order; {", ".join(EXTENSIONS)} only when named).')
+                    f'order; {", ".join(sorted(set(MODELS) - set(PAPER_MODELS)))} only when named).')
   flags.DEFINE_list('datasets', ','.join(LATENTS), 'Datasets of the grid (listed in this order).')
   flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
-  flags.DEFINE_string('data_dir', os.environ.get('ACAI_DATA', './data'),
+  flags.DEFINE_string('data_dir', default_data_dir(),
                       'TFRecords of the real datasets (default: $ACAI_DATA, else ./data).')
   flags.DEFINE_string('raw_dir', None, 'Data jobs read the official files from <raw_dir>/'
                       '<mnist|svhn|cifar10|celeba> (data_prep --source=dir); unset: download.')

@@ -19,15 +19,22 @@ import numpy as np
 from absl import app, flags
 
 from acai_tf import rundir
+from acai_tf.data import DATASETS, get_dataset
+from acai_tf.models import MODELS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
 flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
 
-MODEL_ORDER = ('baseline', 'dropout', 'denoising', 'vae', 'aae', 'vqvae', 'acai', 'advai')
-NAMES = {'baseline': 'Baseline', 'dropout': 'Dropout', 'denoising': 'Denoising', 'vae': 'VAE',
-         'aae': 'AAE', 'vqvae': 'VQ-VAE', 'acai': 'ACAI', 'advai': 'AdvAI'}
-DATASET_NAMES = {'mnist32': 'MNIST', 'svhn32': 'SVHN', 'cifar10': 'CIFAR-10'}
+MODEL_ORDER = tuple(MODELS)  # the registry's order
+
+
+def _name(model):
+  return MODELS[model].display_name if model in MODELS else model
+
+
+def _dataset_name(dataset):
+  return get_dataset(dataset).display_name if dataset in DATASETS else dataset  # yours: its name
 
 # Paper Table 1: (mean distance x 1e-3, std, smoothness, std).
 PAPER_LINES = {'baseline': (6.88, 0.21, 0.44, 0.04), 'dropout': (2.85, 0.54, 0.74, 0.02),
@@ -60,20 +67,12 @@ def _paper(table, key, model):
 def find_runs(train_dir):
   """Every run below `train_dir`: dicts with config, reports and eval results."""
   runs = []
-  for folder, dirs, files in os.walk(train_dir):
-    dirs[:] = [d for d in dirs if d not in ('exports', 'checkpoints', 'tensorboard', 'export')]
-    if 'config.json' not in files:
-      continue
+  for folder in rundir.find_runs(train_dir):
     config = rundir.read_json(os.path.join(folder, rundir.CONFIG_FILE))
     if config is None:
       continue  # unreadable: read_json warned
     reports = rundir.read_metrics(folder)
-    evals = {}
-    for name in files:
-      if name.startswith('eval_') and name.endswith('.json'):
-        result = rundir.read_json(os.path.join(folder, name))
-        if result is not None:
-          evals[name[5:-5]] = result
+    evals = rundir.read_evals(folder)
     model_config = config['model_config']
     d_z = model_config['latent_width'] ** 2 * model_config['latent']
     runs.append({'dir': folder, 'model': config['model'],
@@ -83,13 +82,12 @@ def find_runs(train_dir):
 
 
 def find_pixel_probes(train_dir):
+  """{dataset: accuracy} of the raw-pixel probes (eval_probe_pixels_*.json) below `train_dir`."""
   out = {}
-  for folder, _, files in os.walk(train_dir):
-    for name in files:
-      if name.startswith('eval_probe_pixels_') and name.endswith('.json'):
-        result = rundir.read_json(os.path.join(folder, name))
-        if result is not None:
-          out[result['dataset']] = result['accuracy']
+  for folder, _, _ in os.walk(train_dir):
+    for name, result in rundir.read_evals(folder).items():
+      if name.startswith('probe_pixels_'):
+        out[result['dataset']] = result['accuracy']
   return out
 
 
@@ -139,7 +137,7 @@ def table_lines(runs, last):
                      1e3, 2, f'{paper[0]} ± {paper[1]}' if paper else None)
     smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], kimg,
                    1.0, 3, f'{paper[2]} ± {paper[3]}' if paper else None)
-    lines.append(f'{NAMES.get(model, model)} | {d_z} | {distance} | {smooth}')
+    lines.append(f'{_name(model)} | {d_z} | {distance} | {smooth}')
   return '\n'.join(lines)
 
 
@@ -153,12 +151,12 @@ def _dataset_table(title, runs, value, paper_table, pixels=None):
   if not cells:
     return ''
   models = [m for m in _models(runs) if any(k[2] == m for k in cells)]
-  header = ['Dataset | d_z | ' + ' | '.join(NAMES.get(m, m) for m in models)
+  header = ['Dataset | d_z | ' + ' | '.join(_name(m) for m in models)
             + (' | Raw pixels' if pixels is not None else ''),
             '---|---' + '|---' * (len(models) + (pixels is not None))]
   rows = []
   for dataset, d_z in sorted({k[:2] for k in cells}):
-    row = [DATASET_NAMES.get(dataset, dataset), str(d_z)]
+    row = [_dataset_name(dataset), str(d_z)]
     for model in models:
       values, kimg = cells.get((dataset, d_z, model), ([], 0))
       row.append(_cell(values, kimg, paper=_paper(paper_table, (dataset, d_z), model)))

@@ -7,10 +7,13 @@ TensorFlow-free, so reports and notebooks can read runs cheaply. Layout:
       metrics.jsonl      one JSON line per report
       diverged.json      present once training produced non-finite values
       checkpoints/       tf.train.CheckpointManager's files
-      exports/step_N/    SavedModels; `export` is a symlink to the newest
+      exports/step_N/    SavedModels (with acai_tf.json); `export` links to the newest
       tensorboard/       event files
       eval_*.json        results of the evaluation programs
       .lock              held (flock) by the process training the run
+
+The run name is the model and its sorted hyperparameters, as the original's, with the batch
+and the seed. This module is the one place that knows these names.
 """
 
 import errno
@@ -32,7 +35,56 @@ LOCK_FILE = '.lock'
 CHECKPOINTS = 'checkpoints'
 EXPORTS = 'exports'
 EXPORT_LINK = 'export'
+EXPORT_META = 'acai_tf.json'  # inside an export: the model, its configs, the step
 TENSORBOARD = 'tensorboard'
+EVAL_PREFIX = 'eval_'
+
+
+def run_name(model_name, model_config, batch, seed):
+  """Directory name from the model and its sorted hyperparameters (as the original), with the
+  batch and the seed (so reruns with other seeds sit side by side)."""
+  params = {**model_config.to_dict(), 'batch': batch, 'seed': seed}
+  return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
+
+
+def run_dir(train_dir, dataset, model_name, model_config, batch, seed):
+  """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
+  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch, seed))
+
+
+def find_runs(train_dir):
+  """Every run below `train_dir` (a folder holding config.json), in sorted order."""
+  found = []
+  for folder, dirs, files in os.walk(train_dir):
+    dirs[:] = sorted(d for d in dirs if d not in (EXPORTS, CHECKPOINTS, TENSORBOARD, EXPORT_LINK))
+    if CONFIG_FILE in files:
+      found.append(folder)
+  return found
+
+
+def read_evals(folder):
+  """{name: result} of the eval_<name>.json files in `folder` (unreadable ones skipped)."""
+  results = {}
+  for name in sorted(os.listdir(folder)):
+    if name.startswith(EVAL_PREFIX) and name.endswith('.json'):
+      result = read_json(os.path.join(folder, name))
+      if result is not None:
+        results[name[len(EVAL_PREFIX):-len('.json')]] = result
+  return results
+
+
+def eval_path(export_dir, name):
+  """Where an evaluation program's JSON goes: in the run directory that holds the export."""
+  here = os.path.dirname(os.path.abspath(export_dir.rstrip('/')))
+  for folder in (here, os.path.dirname(here)):
+    if os.path.exists(os.path.join(folder, CONFIG_FILE)):
+      return os.path.join(folder, f'{EVAL_PREFIX}{name}.json')
+  return os.path.join(here, f'{EVAL_PREFIX}{name}.json')
+
+
+def write_eval(path, record):
+  write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
+  print(f'wrote {path}', flush=True)
 
 
 def write_atomic(path, text):

@@ -52,7 +52,7 @@ def model_config(model_name, dataset, data_dir=None, **values):
                      f'its hyperparameters are: {", ".join(sorted(own))}.')
   data = get_dataset(dataset, data_dir)
   merged = {k: v for k, v in data.defaults.items() if k in own}
-  merged.update(getattr(get_model_class(model_name), 'dataset_defaults', {}).get(dataset, {}))
+  merged.update(get_model_class(model_name).dataset_defaults.get(dataset, {}))
   merged.update(values)
   try:
     config = config_class(**merged)
@@ -60,18 +60,6 @@ def model_config(model_name, dataset, data_dir=None, **values):
     return config
   except ValueError as e:
     raise UsageError(str(e)) from None
-
-
-def run_name(model_name, model_config, batch, seed):
-  """Directory name from the model and its sorted hyperparameters (as the original), with the
-  batch and the seed (so reruns with other seeds sit side by side)."""
-  params = {**model_config.to_dict(), 'batch': batch, 'seed': seed}
-  return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
-
-
-def run_dir(train_dir, dataset, model_name, model_config, batch, seed):
-  """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
-  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch, seed))
 
 
 class Run:
@@ -85,8 +73,8 @@ class Run:
     self.model_name, self.model_config, self.config, self.log = (
         model_name, model_config, config, log)
     self.dataset = get_dataset(config.dataset, config.data_dir)
-    self.dir = run_dir(config.train_dir, config.dataset, model_name, model_config, config.batch,
-                       config.seed)
+    self.dir = rundir.run_dir(config.train_dir, config.dataset, model_name, model_config,
+                              config.batch, config.seed)
     self.strategy = strategy or distribute.make_strategy(config.strategy)
     self.chief = distribute.is_chief(self.strategy)
     self.scratch = None if self.chief else tempfile.mkdtemp(prefix='acai_tf-worker-')

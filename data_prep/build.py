@@ -32,6 +32,7 @@ import time
 
 from absl import app, flags, logging
 
+from acai_tf.config import DATA_ENV
 from data_prep import own
 from data_prep.readers import READERS, RAW_FILES, RawDataError
 
@@ -61,7 +62,7 @@ def define_flags():
                      'their path) that form the test split.')
   flags.DEFINE_bool('strict', False, '--source=folder: fail on an unreadable image instead of '
                     'skipping it.')
-  flags.DEFINE_string('data_dir', os.environ.get('ACAI_DATA'),
+  flags.DEFINE_string('data_dir', os.environ.get(DATA_ENV),
                       'Output folder (default: $ACAI_DATA); training reads it with --data_dir.')
   flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
                     'Show the traceback of a failure instead of one line (also: ACAI_DEBUG=1).')
@@ -284,7 +285,7 @@ def run(argv):
     raise BuildError(f'--dataset is required: one of {", ".join(READERS)}, or a name of your '
                      'own with --source=folder or --tfds_name')
   if not FLAGS.data_dir:
-    raise BuildError('--data_dir is required (or set $ACAI_DATA)')
+    raise BuildError(f'--data_dir is required (or set ${DATA_ENV})')
   raw_dir = FLAGS.raw_dir and os.path.expanduser(FLAGS.raw_dir)  # --raw_dir=~/x: no shell ~
   data_dir = os.path.expanduser(FLAGS.data_dir)
   log = lambda s: print(s, flush=True)  # noqa: E731

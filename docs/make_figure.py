@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from acai_tf import figures  # noqa: E402
-from acai_tf.lines import draw_lines  # noqa: E402
+from acai_tf import images  # noqa: E402
+from acai_tf.line_renderer import draw_lines  # noqa: E402
 
 
 def main():
@@ -28,20 +28,20 @@ def main():
   parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__),
                                                     'lines_interpolations.png'))
   args = parser.parse_args()
-  starts = np.array([figures.START, 0.3, 2.0])
-  ends = np.array([figures.END, 2.6, 4.6])  # each pair less than pi apart: one short way
+  starts = np.array([images.START, 0.3, 2.0])
+  ends = np.array([images.END, 2.6, 4.6])  # each pair less than pi apart: one short way
   rows, labels = [], []
   for i, (a, b) in enumerate(zip(starts, ends)):
-    rows.append(draw_lines(a + np.linspace(0, 1, figures.N_FRAMES) * (b - a)))
+    rows.append(draw_lines(a + np.linspace(0, 1, images.N_FRAMES) * (b - a)))
     labels.append(f'ideal {i + 1}')
     for model in args.models.split(','):
       (export,) = sorted(glob.glob(os.path.join(args.train_dir, 'lines32', f'{model}_*',
                                                 'export')))[:1]
       module = tf.saved_model.load(export)
-      rows.append(figures.export_interpolation(module, draw_lines([a]), draw_lines([b]))[0])
+      rows.append(images.export_interpolation(module, draw_lines([a]), draw_lines([b]))[0])
       labels.append(f'{model} {i + 1}')
   fig = plt.figure(figsize=(12, 0.75 * len(rows)))
-  figures.show_rows(rows, labels=labels, ax=fig.gca())
+  images.show_rows(rows, labels=labels, ax=fig.gca())
   fig.tight_layout()
   fig.savefig(args.out, dpi=80)
   print('wrote', args.out)

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from acai_tf import figures, report, training
+from acai_tf import images, report, training
 '''
 
 TRAIN_HELPER = '''\
@@ -68,12 +68,12 @@ def lines_benchmark():
       new_code_cell(params("MODELS = ['baseline', 'acai']  # any of acai_tf.models.MODELS")),
       new_code_cell(SETUP + '\n' + TRAIN_HELPER),
       new_markdown_cell('## Figure 4a: the data'),
-      new_code_cell("figures.show_rows([figures.line_samples()])\nplt.show()"),
+      new_code_cell("images.show_rows([images.line_samples()])\nplt.show()"),
       new_markdown_cell('## Figures 4b-f: one ideal and four flawed interpolations, scored'),
       new_code_cell(
-          "from acai_tf.evaluation.lines import line_eval\n\n"
-          "examples = figures.example_interpolations()\n"
-          "figures.show_rows(examples.values(), labels=list(examples))\nplt.show()\n"
+          "from acai_tf.metrics.interpolation import line_eval\n\n"
+          "examples = images.example_interpolations()\n"
+          "images.show_rows(examples.values(), labels=list(examples))\nplt.show()\n"
           "rows = ['| interpolation | Mean Distance (x1e-3) | Smoothness |', '|---|---|---|']\n"
           "for name, frames in examples.items():\n"
           "    scores = line_eval(frames[None])\n"
@@ -84,11 +84,11 @@ def lines_benchmark():
       new_code_cell("runs = {model: train(model) for model in MODELS}\nruns"),
       new_markdown_cell('## Figure 3: each model interpolating between the same two lines'),
       new_code_cell(
-          "import os\nimport tensorflow as tf\nfrom acai_tf.lines import draw_lines\n\n"
-          "start, end = draw_lines([figures.START]), draw_lines([figures.END])\n"
-          "paths = {m: figures.export_interpolation(tf.saved_model.load(os.path.join(d, 'export')),"
+          "import os\nimport tensorflow as tf\nfrom acai_tf.line_renderer import draw_lines\n\n"
+          "start, end = draw_lines([images.START]), draw_lines([images.END])\n"
+          "paths = {m: images.export_interpolation(tf.saved_model.load(os.path.join(d, 'export')),"
           " start, end)[0]\n         for m, d in runs.items()}\n"
-          "figures.show_rows(paths.values(), labels=list(paths))\nplt.show()"),
+          "images.show_rows(paths.values(), labels=list(paths))\nplt.show()"),
       new_markdown_cell('## Table 1 for these runs\n\nPer run, the median of its last 20 '
                         'reports; the paper\'s figure in parentheses (16384 kimg).'),
       new_code_cell("display(Markdown(report.table_lines(report.find_runs(TRAIN_DIR), 20)))"),
@@ -104,19 +104,19 @@ def interpolations():
           'as figures 6-11 of the paper, read from each run\'s SavedModel export.'),
       new_code_cell(params("DATASET = 'lines32'      # or mnist32, svhn32, celeba32, cifar10\n"
                            "MODELS = ['baseline', 'vae', 'acai']  # all: list(MODELS)")),
-      new_code_cell(SETUP + '\nfrom acai_tf import grids\nfrom acai_tf.data import get_dataset\n'
-                    'from acai_tf.eval.common import batched, load_export\n\n' + TRAIN_HELPER),
+      new_code_cell(SETUP + '\nfrom acai_tf.data import get_dataset\n'
+                    'from acai_tf.export import load, numpy_endpoint as batched\n\n' + TRAIN_HELPER),
       new_code_cell("runs = {model: train(model, DATASET) for model in MODELS}\n"
                     "pool = get_dataset(DATASET, DATA_DIR).eval_pool()"),
       new_code_cell(
           "import os\n\nfor model, run_dir in runs.items():\n"
-          "    module, meta = load_export(os.path.join(run_dir, 'export'))\n"
-          "    shown = grids.monitoring_grids(batched(module.encode), batched(module.decode),\n"
+          "    module, meta = load(os.path.join(run_dir, 'export'))\n"
+          "    shown = images.monitoring_grids(batched(module.encode), batched(module.decode),\n"
           "                                   batched(module.interpolate), pool,\n"
           "                                   meta['latent_shape'], np.random.default_rng(0))\n"
           "    fig, axes = plt.subplots(1, 4, figsize=(20, 5))\n"
           "    for ax, (name, grid) in zip(axes, shown.items()):\n"
-          "        ax.imshow(grids.to_uint8(grid).squeeze(), cmap='gray')\n"
+          "        ax.imshow(images.to_uint8(grid).squeeze(), cmap='gray')\n"
           "        ax.set_title(f'{model}: {name}')\n        ax.axis('off')\n"
           "    plt.show()"),
   ]
@@ -133,15 +133,15 @@ def representation():
       new_code_cell(params("DATASET = 'lines32'\nMODELS = ['baseline', 'acai']\n"
                            "N_INIT = 10                 # K-means restarts (the paper: 1000)\n"
                            "TRAIN_LIMIT = 5000          # training images for probe and K-means")),
-      new_code_cell(SETUP + '\nfrom acai_tf.eval.common import features, labelled_splits, '
-                    'load_export\nfrom acai_tf.evaluation.representation import '
+      new_code_cell(SETUP + '\nfrom acai_tf.data import labelled_splits\n'
+                    'from acai_tf import export\nfrom acai_tf.metrics.representation import '
                     'cluster_accuracy, probe_accuracy\n\n' + TRAIN_HELPER),
       new_code_cell(
           "import os\n\nruns = {model: train(model, DATASET) for model in MODELS}\n"
           "dataset, x_train, y_train, x_test, y_test = labelled_splits(DATASET, DATA_DIR, "
           "TRAIN_LIMIT)\n"
-          "latents = {m: (features(load_export(os.path.join(d, 'export'))[0], x_train),\n"
-          "               features(load_export(os.path.join(d, 'export'))[0], x_test))\n"
+          "latents = {m: (export.latents(export.load(os.path.join(d, 'export'))[0], x_train),\n"
+          "               export.latents(export.load(os.path.join(d, 'export'))[0], x_test))\n"
           "           for m, d in runs.items()}"),
       new_code_cell(
           "pixels = (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from acai_tf import report
-from acai_tf.evaluation import representation as rep
+from acai_tf.metrics import representation as rep
 from conftest import REPO, run_module
 from conftest import make_mnist
 

@@ -29,7 +29,7 @@ def make(name, **overrides):
 
 
 def batch(n=8, seed=0):
-  from acai_tf.lines import random_lines
+  from acai_tf.line_renderer import random_lines
   images, labels, _ = random_lines(np.random.default_rng(seed), n)
   return tf.constant(images), tf.constant(labels)
 
@@ -166,7 +166,7 @@ class TestConformance:
   def test_config_round_trip_and_validation(self, name):
     cls = MODELS[name].config_class
     config = cls(depth=8)
-    assert cls.from_dict(config.to_dict()) == config
+    assert cls(**config.to_dict()) == config
     with pytest.raises(dataclasses.FrozenInstanceError):
       config.depth = 3
     for bad in ({'latent_width': 3}, {'latent_width': 0}, {'depth': 0}, {'lr': -1.0}):

@@ -35,7 +35,7 @@ def test_segments_split_at_report_boundaries():
 
 
 def test_run_name_and_config_checks(tmp_path):
-  assert training.run_name('acai', ACAIConfig(), 64, 2) == (
+  assert rundir.run_name('acai', ACAIConfig(), 64, 2) == (
       'acai_advdepth0_advweight0.5_batch64_depth16_latent16_latent_width2_lr0.0001_reg0.2_seed2')
   with pytest.raises(ValueError, match='batch'):
     training.TrainConfig(batch=1)

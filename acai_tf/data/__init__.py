@@ -7,12 +7,14 @@ produce an infinite shuffled training stream and a fixed test split.
 
 import functools
 
-from acai_tf.data.base import Dataset
+from acai_tf.data.dataset import Dataset
 from acai_tf.data.lines32 import Lines32
 from acai_tf.data.records import (REAL_DATASETS, MissingDataError, RecordDataset,
                                   default_data_dir, description_path, user_dataset)
+from acai_tf.errors import UsageError
 
-__all__ = ['DATASETS', 'Dataset', 'Lines32', 'MissingDataError', 'RecordDataset', 'get_dataset']
+__all__ = ['DATASETS', 'Dataset', 'Lines32', 'MissingDataError', 'RecordDataset', 'get_dataset',
+           'labelled_splits']
 
 DATASETS = {
     'lines32': lambda data_dir=None: Lines32(),
@@ -37,3 +39,18 @@ def get_dataset(name, data_dir=None):
         f'data_prep.build --dataset={name} --source=folder --raw_dir=IMAGES --data_dir={folder} '
         '(then pass the same --data_dir).')
   return found
+
+
+def labelled_splits(name, data_dir=None, train_limit=60000):
+  """(dataset, train images, labels, test images, labels) of a labelled dataset, as floats in
+  [-1, 1]: its first `train_limit` training images in a fixed order, and its test split."""
+  if train_limit < 1:
+    raise UsageError(f'train_limit={train_limit} must be >= 1.')
+  dataset = get_dataset(name, data_dir)
+  if dataset.nclass < 2:
+    raise UsageError(f'{name} is unlabelled: probes and clustering need labels (for a folder of '
+                     'your own: images in one sub-folder per class).')
+  dataset.check()
+  train, train_labels = dataset.train_once(train_limit)
+  test, test_labels = dataset.test()
+  return dataset, train, train_labels, test, test_labels

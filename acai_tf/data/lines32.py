@@ -1,16 +1,17 @@
-"""The lines32 registry entry: the synthetic benchmark of `acai_tf.lines`."""
+"""The lines32 registry entry: the synthetic benchmark of `acai_tf.line_renderer`."""
 
 import functools
 
 import numpy as np
 
-from acai_tf.data.base import Dataset, share, step_batches
-from acai_tf.lines import NCLASS, SIZE, random_lines
+from acai_tf.data.dataset import Dataset, share, step_batches
+from acai_tf.line_renderer import NCLASS, SIZE, random_lines
 
 
 class Lines32(Dataset):
   """Lines at uniform random angles; 10 angle classes; a fixed 5000-line test set."""
-  name = 'lines32'
+  name = display_name = 'lines32'
+  grid_latents = (16,)  # the paper's lines32 runs
   image_shape = (SIZE, SIZE, 1)
   nclass = NCLASS
   defaults = {'depth': 16, 'latent': 16, 'latent_width': 2}

@@ -26,7 +26,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from acai_tf.data.base import Dataset, share, step_batches
+from acai_tf.config import IMAGE_SIZE, default_data_dir
+from acai_tf.data.dataset import Dataset, share, step_batches
 from acai_tf.errors import UsageError
 
 SHUFFLE_BUFFER = 1024  # the original's tf.data shuffle buffer, in images
@@ -40,10 +41,6 @@ class MissingDataError(UsageError):
 
 class DataFormatError(UsageError):
   """A file is not what data_prep writes."""
-
-
-def default_data_dir():
-  return os.environ.get('ACAI_DATA', './data')
 
 
 def _pad_mnist(image):
@@ -70,11 +67,14 @@ class RecordDataset(Dataset):
     prepare: uint8 [h, w, c] -> uint8 [size, size, c] (TF ops), or None.
     data_dir: folder with the .tfrecord files (default: $ACAI_DATA or ./data).
     size: image height and width after `prepare`.
+    display_name: its name in tables (default: `name`).
+    grid_latents: the latent sizes (channels) of the paper's runs on it, in order (acai_tf.grid).
   """
 
   def __init__(self, name, stem, splits, colors, nclass, defaults, prepare=None, data_dir=None,
-               size=32):
+               size=IMAGE_SIZE, display_name=None, grid_latents=()):
     self.name, self.stem, self.splits = name, stem, splits
+    self.display_name, self.grid_latents = display_name or name, tuple(grid_latents)
     self.image_shape = (size, size, colors)
     self.nclass, self.defaults, self.prepare = nclass, defaults, prepare
     self.data_dir = data_dir or default_data_dir()
@@ -220,15 +220,17 @@ class ShuffleBuffer:
 REAL_DATASETS = {
     'mnist32': dict(stem='mnist', splits={'train': ['train'], 'test': ['test']}, colors=1,
                     nclass=10, defaults={'depth': 16, 'latent': 16, 'latent_width': 4},
-                    prepare=_pad_mnist),
+                    prepare=_pad_mnist, display_name='MNIST', grid_latents=(2, 16)),
     'svhn32': dict(stem='svhn', splits={'train': ['train', 'extra'], 'test': ['test']}, colors=3,
-                   nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4}),
-    'cifar10': dict(stem='cifar10', splits={'train': ['train'], 'test': ['test']}, colors=3,
-                    nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4}),
+                   nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
+                   display_name='SVHN', grid_latents=(2, 16)),
     # No test split exists: as the original, "test" reads the training file. Unlabelled.
     'celeba32': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
                      nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
-                     prepare=_crop_resize_celeba),
+                     prepare=_crop_resize_celeba, display_name='CelebA', grid_latents=(2, 16)),
+    'cifar10': dict(stem='cifar10', splits={'train': ['train'], 'test': ['test']}, colors=3,
+                    nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
+                    display_name='CIFAR-10', grid_latents=(16, 64)),
     # The same records at 64x64 (the original derives its scales from the size: one more).
     'celeba64': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
                      nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},

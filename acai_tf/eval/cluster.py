@@ -10,9 +10,9 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import app, flags  # noqa: I001
 
-from acai_tf.eval.common import (check_dataset, features, labelled_splits, load_export,
-                                 result_path, write_result)
-from acai_tf.evaluation.representation import cluster_accuracy
+from acai_tf import export, rundir
+from acai_tf.data import labelled_splits
+from acai_tf.metrics.representation import cluster_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export).')
@@ -30,17 +30,17 @@ def main(argv):
   del argv
   if FLAGS.n_init < 1:
     raise app.UsageError('--n_init must be >= 1.')
-  module, meta = load_export(FLAGS.export)
+  module, meta = export.load(FLAGS.export)
   dataset_name = FLAGS.dataset or meta['dataset']
-  check_dataset(meta, dataset_name, FLAGS.any_dataset, FLAGS.data_dir)
+  export.check_dataset(meta, dataset_name, FLAGS.any_dataset, FLAGS.data_dir)
   dataset, train, _, test, test_labels = labelled_splits(dataset_name, FLAGS.data_dir,
                                                          FLAGS.train_limit)
-  accuracy = 100 * cluster_accuracy(features(module, train), features(module, test),
+  accuracy = 100 * cluster_accuracy(export.latents(module, train), export.latents(module, test),
                                     test_labels, dataset.nclass, n_init=FLAGS.n_init,
                                     seed=FLAGS.seed)
   print(f'{meta["model"]} on {dataset_name}: K-means test accuracy {accuracy:.2f}% '
         f'(n_init {FLAGS.n_init}, {len(train)} train, {len(test)} test)')
-  write_result(result_path(FLAGS.export, f'cluster_{dataset_name}'),
+  rundir.write_eval(rundir.eval_path(FLAGS.export, f'cluster_{dataset_name}'),
                {'program': 'cluster', 'dataset': dataset_name, 'model': meta['model'],
                 'step': meta['step'], 'kimg': meta['kimg'], 'accuracy': accuracy,
                 'n_init': FLAGS.n_init, 'train_size': len(train), 'test_size': len(test)})

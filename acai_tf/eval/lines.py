@@ -11,8 +11,9 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import app, flags  # noqa: I001
 
-from acai_tf.eval.common import batched, load_export, result_path, write_result
-from acai_tf.evaluation.lines import evaluate_interpolations
+from acai_tf import export, rundir
+from acai_tf.export import numpy_endpoint as batched
+from acai_tf.metrics.interpolation import evaluate_interpolations
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory of a lines32 run (<run_dir>/export).')
@@ -24,7 +25,7 @@ flags.mark_flag_as_required('export')
 
 def main(argv):
   del argv
-  module, meta = load_export(FLAGS.export)
+  module, meta = export.load(FLAGS.export)
   if meta['dataset'] != 'lines32':
     raise app.UsageError(f'{FLAGS.export} was trained on {meta["dataset"]}, not lines32.')
   if FLAGS.pairs < 1 or FLAGS.steps < 2:
@@ -35,7 +36,7 @@ def main(argv):
   print(f'{meta["model"]} (step {meta["step"]}): mean distance {scores["mean_distance"]:.4g} '
         f'({1e3 * scores["mean_distance"]:.3f} x 1e-3), smoothness '
         f'{scores["mean_smoothness"]:.4f}')
-  write_result(result_path(FLAGS.export, 'lines'),
+  rundir.write_eval(rundir.eval_path(FLAGS.export, 'lines'),
                {'program': 'lines', 'model': meta['model'], 'step': meta['step'],
                 'kimg': meta['kimg'], 'pairs': FLAGS.pairs, 'steps': FLAGS.steps,
                 'seed': FLAGS.seed, **scores})

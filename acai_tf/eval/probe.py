@@ -15,9 +15,9 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import app, flags  # noqa: I001
 
-from acai_tf.eval.common import (check_dataset, features, labelled_splits, load_export,
-                                 result_path, write_result)
-from acai_tf.evaluation.representation import probe_accuracy
+from acai_tf import export, rundir
+from acai_tf.data import labelled_splits
+from acai_tf.metrics.representation import probe_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export); not needed with --pixels.')
@@ -36,25 +36,25 @@ def main(argv):
   del argv
   if not FLAGS.pixels and not FLAGS.export:
     raise app.UsageError('--export is required (or --pixels for the raw-pixel baseline).')
-  module, meta = load_export(FLAGS.export) if FLAGS.export else (None, {})
+  module, meta = export.load(FLAGS.export) if FLAGS.export else (None, {})
   dataset = FLAGS.dataset or meta.get('dataset')
   if not dataset:
     raise app.UsageError('--dataset is required with --pixels and no --export.')
   if module is not None:
-    check_dataset(meta, dataset, FLAGS.any_dataset, FLAGS.data_dir)
+    export.check_dataset(meta, dataset, FLAGS.any_dataset, FLAGS.data_dir)
   _, train, train_labels, test, test_labels = labelled_splits(dataset, FLAGS.data_dir,
                                                               FLAGS.train_limit)
   if FLAGS.pixels:
     source, x_train, x_test = 'pixels', train.reshape(len(train), -1), test.reshape(len(test), -1)
   else:
-    source, x_train, x_test = 'latent', features(module, train), features(module, test)
+    source, x_train, x_test = 'latent', export.latents(module, train), export.latents(module, test)
   accuracy = 100 * probe_accuracy(x_train, train_labels, x_test, test_labels, FLAGS.max_iter)
   name = f'probe_{"pixels_" if FLAGS.pixels else ""}{dataset}'
   print(f'{meta.get("model", "raw pixels")} on {dataset}: {source} probe test accuracy '
         f'{accuracy:.2f}% ({len(x_train)} train, {len(x_test)} test, {x_train.shape[1]} features)')
-  output = FLAGS.output or (result_path(FLAGS.export, name) if FLAGS.export else
+  output = FLAGS.output or (rundir.eval_path(FLAGS.export, name) if FLAGS.export else
                             os.path.join('experiments', dataset, f'eval_{name}.json'))
-  write_result(output, {'program': 'probe', 'source': source, 'dataset': dataset,
+  rundir.write_eval(output, {'program': 'probe', 'source': source, 'dataset': dataset,
                         'model': meta.get('model'), 'step': meta.get('step'),
                         'kimg': meta.get('kimg'), 'accuracy': accuracy,
                         'train_size': len(x_train), 'test_size': len(x_test),

@@ -24,9 +24,6 @@ MODELS = {
     'advai': AdvAI,  # extension: Li et al., ICME 2021
 }
 
-for _name, _cls in MODELS.items():
-  _cls.registry_name = _name
-
 
 def get_model_class(name):
   try:

@@ -49,6 +49,7 @@ def sigmoid_xent(logits, label):
 
 
 class AAE(AutoEncoder):
+  display_name = 'AAE'
   config_class = AAEConfig
   logged = ('loss_ae', 'rmse', 'loss_adv_latent', 'loss_adv_prior', 'loss_ae_latent',
             'adversary_accuracy', 'latent_mean', 'latent_std')

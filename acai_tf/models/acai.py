@@ -35,6 +35,7 @@ class ACAIConfig(AEConfig):
 
 
 class ACAI(AutoEncoder):
+  display_name = 'ACAI'
   config_class = ACAIConfig
   logged = ('loss_ae', 'rmse', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
 

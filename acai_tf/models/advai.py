@@ -114,6 +114,8 @@ def mmd2(x, y, sigmas=MMD_SIGMAS):
 
 
 class AdvAI(ACAI):
+  display_name = 'AdvAI'
+  in_paper = False  # an extension: the paper's grid and tables list it only when asked
   config_class = AdvAIConfig
   logged = ACAI.logged + ('loss_interp', 'loss_interp_disc', 'loss_mmd', 'loss_noise',
                           'loss_fake')
@@ -156,6 +158,10 @@ class AdvAI(ACAI):
 
   def _interp_steps(self, batch):
     return int(round(self.config.train_int_kimg * 1024 / batch))
+
+  @classmethod
+  def grid_settings(cls, total_kimg):
+    return {'train_int_kimg': total_kimg / 8}  # the official 2048 before 16384 kimg
 
   def kimg_before_total(self):
     return self.config.train_int_kimg

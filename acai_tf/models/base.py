@@ -8,16 +8,13 @@ original's `tf.group` of optimizers did.
 """
 
 import dataclasses
-import json
 import math
 
 import keras
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.config import PRECISIONS, hparam  # noqa: F401 (hparam: used by every model's config)
-
-IMAGE_SIZE = 32  # the paper's; datasets may have others (e.g. 64): scales follow the size
+from acai_tf.config import IMAGE_SIZE, PRECISIONS, hparam  # noqa: F401 (hparam: every model's config)
 
 
 def scales(image_size, latent_width):
@@ -51,10 +48,6 @@ class AEConfig:
 
   def to_dict(self):
     return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, values):
-    return cls(**values)
 
 
 class Adam(keras.optimizers.Adam):
@@ -115,7 +108,12 @@ class AutoEncoder(keras.Model):
   'mixed_float16' every optimizer is wrapped in a dynamic LossScaleOptimizer.
   """
   config_class = AEConfig
+  display_name = 'Autoencoder'  # in tables and figures
+  in_paper = True  # one of the paper's seven (the grid and the report's column order)
   logged = ('loss_ae', 'rmse')
+  # {dataset: {hyperparameter: value}}: the paper's settings of this model on a dataset, which
+  # take precedence over the dataset's own defaults (flags given still win).
+  dataset_defaults = {}
 
   def __init__(self, config, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), nclass=10, seed=0,
                precision='float32', **kwargs):
@@ -181,6 +179,12 @@ class AutoEncoder(keras.Model):
   def extra_networks(self):
     """Networks besides the encoder and decoder (listed in the start-up table)."""
     return []
+
+  @classmethod
+  def grid_settings(cls, total_kimg):
+    """Hyperparameters the paper's grid sets from its training length (acai_tf.grid)."""
+    del total_kimg
+    return {}
 
   def kimg_before_total(self):
     """kimg trained before the `total_kimg` a run asks for (e.g. AdvAI's phase 1)."""
@@ -328,10 +332,6 @@ class AutoEncoder(keras.Model):
     for name, value in logs.items():
       self.trackers[name].update_state(value)
     return {name: self.trackers[name].result() for name in logs}  # this phase's scalars
-
-  def describe(self):
-    """Config as JSON text (what the run directory and the export record)."""
-    return json.dumps({'model': self.registry_name, **self.config.to_dict()}, sort_keys=True)
 
 
 def rmse(loss):

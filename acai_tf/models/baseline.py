@@ -8,4 +8,5 @@ from acai_tf.models.base import AEConfig, AutoEncoder
 
 class Baseline(AutoEncoder):
   """Reconstruction loss only; the shared base does all the work."""
+  display_name = 'Baseline'
   config_class = AEConfig

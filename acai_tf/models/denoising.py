@@ -24,6 +24,7 @@ class DenoisingConfig(AEConfig):
 
 
 class Denoising(AutoEncoder):
+  display_name = 'Denoising'
   config_class = DenoisingConfig
 
   def compute_losses(self, x, seed):

@@ -25,6 +25,8 @@ class DropoutConfig(AEConfig):
 
 
 class Dropout(AutoEncoder):
+  display_name = 'Dropout'
+  dataset_defaults = {'cifar10': {'dropout': 0.75}}  # the paper's CIFAR-10 runs: dropout0.75
   config_class = DropoutConfig
 
   def compute_losses(self, x, seed):

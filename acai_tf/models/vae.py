@@ -42,6 +42,7 @@ class VAEConfig(AEConfig):
 
 
 class VAE(AutoEncoder):
+  display_name = 'VAE'
   config_class = VAEConfig
   logged = ('loss_ae', 'rmse', 'loss_kl', 'loss_ll', 'elbo')
 

@@ -99,6 +99,7 @@ def codebook_use(count):
 
 
 class VQVAE(AutoEncoder):
+  display_name = 'VQ-VAE'
   config_class = VQVAEConfig
   logged = ('loss_ae', 'rmse', 'vqvae_loss', 'codes_used', 'code_perplexity')
   dataset_defaults = {'lines32': {'latent_width': 4}}  # runs/vqvae.sh used 4x4x16 on lines

@@ -20,7 +20,9 @@ this renderer with a transcription of that loop on the 10,000 reference angles.)
 
 import numpy as np
 
-SIZE = 32
+from acai_tf.config import IMAGE_SIZE
+
+SIZE = IMAGE_SIZE
 RADIUS = SIZE // 2 - 1
 STROKE = 2.0
 NCLASS = 10

@@ -3,20 +3,26 @@
 import numpy as np
 import tensorflow as tf
 
+from acai_tf.config import IMAGE_SIZE
+
 
 class Dataset:
   """Base of the registry entries.
 
   Attributes:
     name: registry name.
+    display_name: its name in tables.
+    grid_latents: the latent sizes (channels) of the paper's runs on it (acai_tf.grid); none
+      for a dataset the paper did not use.
     image_shape: (height, width, colors).
     nclass: number of labels (1 = unlabelled: the probe is skipped).
     defaults: model hyperparameters the paper used on this dataset.
     line_metrics: whether Mean Distance / Smoothness apply.
     train_size: training images (None for generated data).
   """
-  name = None
-  image_shape = (32, 32, 1)
+  name = display_name = None
+  grid_latents = ()
+  image_shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
   nclass = 10
   defaults = {}
   line_metrics = False

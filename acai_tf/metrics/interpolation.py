@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from acai_tf.lines import draw_lines
+from acai_tf.line_renderer import draw_lines
 
 N_REFERENCES = 10000
 
