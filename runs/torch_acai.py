@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from acai_tf import autotune, lines
+from acai_tf import autotune, line_renderer
 
 LEAK = 0.2
 
@@ -146,8 +146,9 @@ def main():
   torch.set_num_interop_threads(1)
   step = ACAIStep(channels_last=args.channels_last)
   angles = np.random.default_rng(0).uniform(0, 2 * np.pi, args.batch)
-  x = torch.from_numpy(lines.draw_lines(angles).astype(np.float32).reshape(args.batch, 1, 32, 32))
-  label = torch.from_numpy(lines.angle_labels(angles))
+  images = line_renderer.draw_lines(angles).astype(np.float32)
+  x = torch.from_numpy(images.reshape(args.batch, 1, 32, 32))
+  label = torch.from_numpy(line_renderer.angle_labels(angles))
   for _ in range(args.warmup):
     step(x, label)
   rates = []

@@ -2,7 +2,7 @@
 
 One line per call, walked row by row in plain Python, with the original's branch structure
 kept as it was (including its tip-row branch, which no row can reach), so that
-`acai_tf.lines.draw_lines` can be compared with it pixel for pixel.
+`acai_tf.line_renderer.draw_lines` can be compared with it pixel for pixel.
 """
 
 import math
