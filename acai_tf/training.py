@@ -12,25 +12,24 @@ checkpoint at the next step boundary.
 """
 
 import dataclasses
-import glob
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from acai_tf import autotune, distribute, export, nets, rundir
 from acai_tf.callbacks import Progress, Reporter, StopSignals
+from acai_tf.checkpoints import Checkpoints, nonfinite, step_of
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
 from acai_tf.data import get_dataset
 from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
 from acai_tf.models import get_model_class
 from acai_tf.models.base import scales
+from acai_tf.schedule import execution_size, segments
 
 
 def jit_compile(xla):
@@ -133,91 +132,28 @@ class Run:
       model = cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,
                   seed=self.config.seed, precision=self.config.precision)
       model.compile(jit_compile=jit_compile(self.config.xla))
-      self.checkpoint = tf.train.Checkpoint(
-          model=model, **{f'optimizer_{g}': o for g, o in model.group_optimizers.items()})
+      self.checkpoints = Checkpoints(model, self.dir, self.scratch, self.log)
     self.model = model
-    self.manager = self._manager()
     return model
-
-  def _manager(self):
-    folder = self.path(rundir.CHECKPOINTS) if self.chief else self.scratch
-    if self.chief:
-      _write_index(folder, self.checkpoints())
-    return tf.train.CheckpointManager(self.checkpoint, folder, max_to_keep=2)
-
-  def checkpoints(self):
-    """Checkpoint prefixes found on disk (whatever the index says), newest first."""
-    found = glob.glob(self.path(rundir.CHECKPOINTS, 'ckpt-*.index'))
-    prefixes = [p[:-len('.index')] for p in found if re.fullmatch(r'ckpt-\d+', os.path.basename(
-        p[:-len('.index')]))]
-    return sorted(prefixes, key=lambda p: int(p.rsplit('-', 1)[1]), reverse=True)
-
-  def restore(self):
-    """Restores the newest readable, finite checkpoint, if any; returns the step it holds.
-
-    An unreadable checkpoint (truncated, half-copied) is moved to checkpoints/unreadable/ and
-    the one before it is tried.
-    """
-    tried = []
-    for prefix in self.checkpoints():
-      try:
-        self.checkpoint.restore(prefix).assert_existing_objects_matched()
-      except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
-        reason = str(getattr(e, 'message', e)).strip().splitlines()[0][:200]
-        tried.append(f'{prefix} ({reason})')
-        self.log(f'warning: {prefix} is unreadable ({reason}); trying the checkpoint before it')
-        self._set_aside(prefix)
-        continue
-      bad = self.nonfinite()
-      if bad:
-        tried.append(f'{prefix} (non-finite {bad[0]})')
-        self.log(f'warning: {prefix} holds non-finite weights ({bad[0]}); trying the one before it')
-        self._set_aside(prefix)
-        continue
-      if tried:
-        self.manager = self._manager()
-      return self.model.steps_done()
-    if tried:
-      raise UsageError(f'no checkpoint of {self.dir} is readable: {"; ".join(tried)}. Move the '
-                       'run directory aside to train it again from scratch.')
-    return 0
-
-  def _set_aside(self, prefix):
-    if not self.chief:
-      return
-    aside = self.path(rundir.CHECKPOINTS, 'unreadable')
-    os.makedirs(aside, exist_ok=True)
-    for path in glob.glob(prefix + '.*'):
-      os.replace(path, os.path.join(aside, os.path.basename(path)))
-
-  def nonfinite(self):
-    """Paths of the model's float variables holding NaN or infinity."""
-    return [v.path for v in self.model.weights
-            if v.dtype.startswith('float') and not np.isfinite(np.asarray(v.numpy())).all()]
 
   def diverged(self, step, reason):
     """Records the divergence (so reruns refuse) and raises DivergedError."""
-    last = self.checkpoints()
+    last = self.checkpoints.on_disk()
     marker = {'step': step, 'reason': reason, 'time': time.strftime('%Y-%m-%d %H:%M:%S'),
-              'checkpoint': int(last[0].rsplit('-', 1)[1]) if last else 0}
+              'checkpoint': step_of(last[0]) if last else 0}
     if self.chief:
       rundir.write_atomic(self.path(rundir.DIVERGED_FILE), json.dumps(marker, indent=2) + '\n')
     self.check_diverged()
 
   def _check_finite(self, step):
-    bad = self.nonfinite()
+    bad = nonfinite(self.model)
     if bad:
       self.diverged(step, f'{len(bad)} weight tensors not finite, e.g. {bad[0]}')
 
   def save_checkpoint(self):
     step = self.model.steps_done()
     self._check_finite(step)
-    try:
-      self.manager.save(checkpoint_number=step)
-    except BaseException:  # e.g. a full disk: give the space of the partial write back
-      for partial in glob.glob(os.path.join(self.manager.directory, f'ckpt-{step}_temp*')):
-        shutil.rmtree(partial, ignore_errors=True)
-      raise
+    self.checkpoints.save(step)
 
   def export(self, step):
     """Exports the model (the chief into exports/, the others into their scratch folder)."""
@@ -247,58 +183,6 @@ class Run:
       raise StorageError(28, f'{self.dir} has {free / 2**20:.1f} MB free; a checkpoint and an '
                              f'export of this model need about {needed / 2**20:.1f} MB. Free some '
                              'space or choose another --train_dir.')
-
-
-def _write_index(folder, prefixes):
-  """Rewrites the checkpoint index if it is missing or names files that are not there."""
-  if not prefixes:
-    return
-  state = tf.train.get_checkpoint_state(folder)
-  listed = list(state.all_model_checkpoint_paths) if state else []
-  if not state or not all(os.path.exists(p + '.index') for p in listed) or (
-      os.path.basename(state.model_checkpoint_path) != os.path.basename(prefixes[0])):
-    tf.compat.v1.train.update_checkpoint_state(
-        folder, prefixes[0], all_model_checkpoint_paths=list(reversed(prefixes[:2])))
-
-
-def execution_size(steps, most):
-  """Steps per execution for a `fit` of `steps` steps: the largest divisor of `steps` <= `most`.
-
-  Keras runs whole executions, so a divisor keeps every report, phase boundary
-  and the end of training exact.
-  """
-  return max(k for k in range(1, min(most, steps) + 1) if steps % k == 0)
-
-
-def _segments(step, total, every, boundaries=()):
-  """Splits [step, total) at multiples of `every` and at `boundaries`, in closed form.
-
-  Returns:
-    [(epochs, steps_per_epoch), ...]: runs of equal epochs, one `fit` call each.
-  """
-  segments = []
-  phase_start = 0  # segments of an earlier phase are never merged with this one's
-
-  def add(epochs, steps):
-    if steps == every and len(segments) > phase_start and segments[-1][1] == every:
-      segments[-1] = (segments[-1][0] + epochs, every)
-    else:
-      segments.append((epochs, steps))
-
-  for end in sorted({b for b in boundaries if step < b < total} | {total}):
-    phase_start = len(segments)
-    first = min((step // every + 1) * every, end)  # up to the next report
-    if first > step:
-      add(1, first - step)
-      step = first
-    whole = (end - step) // every
-    if whole:
-      add(whole, every)
-      step += whole * every
-    if end > step:
-      add(1, end - step)
-      step = end
-  return segments
 
 
 def describe(run, model, log):
@@ -357,7 +241,7 @@ def _train(run, signals, log):
   model = run.build()
   if run.chief:
     run.check_room()
-  step = run.restore()
+  step = run.checkpoints.restore()
   goal = config.total_kimg + model.kimg_before_total()  # e.g. AdvAI's phase 1 comes first
   total = config.steps(goal)
   every = config.steps(config.report_kimg)
@@ -377,7 +261,7 @@ def _train(run, signals, log):
       f' training to step {total} (kimg {config.kimg(total):.1f}), reporting every {every} steps')
   reporter = Reporter(run, every, total, config.checkpoint_minutes, signals, log)
   callbacks = [reporter] + ([Progress(run, total, config.progress_seconds, log)] if run.chief else [])
-  for epochs, steps in _segments(step, total, every, model.phase_boundaries(config.batch)):
+  for epochs, steps in segments(step, total, every, model.phase_boundaries(config.batch)):
     if distribute.agree(run.strategy, signals.requested):
       reporter.stopped = True
       if model.steps_done() > step:  # stopped at a phase boundary, between two reports

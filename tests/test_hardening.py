@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import cli, errors, rundir, training
+from acai_tf import cli, errors, rundir, schedule, training
 from acai_tf.eval import common
 from conftest import run_module
 from helpers import (TINY_FLAGS, all_finite, checkpoint_values, first_report, only_run_dir,
@@ -207,7 +207,7 @@ def test_values_are_checked_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match=name):
       training.TrainConfig(**{name: value})
   start = time.perf_counter()
-  segments = training._segments(5, training.TrainConfig(total_kimg=1e9).steps(1e9), 1024, (2048,))
+  segments = schedule.segments(5, training.TrainConfig(total_kimg=1e9).steps(1e9), 1024, (2048,))
   assert time.perf_counter() - start < 0.1  # 1e9 kimg used to take 49 s to plan
   assert sum(e * s for e, s in segments) == 16_000_000_000 - 5
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, errors, nets, rundir, training
+from acai_tf import bench, errors, nets, rundir, schedule, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
@@ -331,11 +331,11 @@ def test_fast_paths_run_in_half_precision():
 # ---- steps per execution --------------------------------------------------------------------
 
 def test_execution_size_divides_every_fit():
-  assert training.execution_size(1024, 16) == 16
-  assert training.execution_size(1000, 16) == 10
-  assert training.execution_size(17, 16) == 1
-  assert training.execution_size(3, 16) == 3
-  assert training.execution_size(12, 1) == 1
+  assert schedule.execution_size(1024, 16) == 16
+  assert schedule.execution_size(1000, 16) == 10
+  assert schedule.execution_size(17, 16) == 1
+  assert schedule.execution_size(3, 16) == 3
+  assert schedule.execution_size(12, 1) == 1
   with pytest.raises(ValueError, match='steps_per_execution'):
     training.TrainConfig(steps_per_execution=0)
 

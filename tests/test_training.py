@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from acai_tf import rundir, training
+from acai_tf import rundir, schedule, training
 from acai_tf.models.acai import ACAIConfig
 from acai_tf.models.base import AEConfig
 from conftest import run_module
@@ -25,13 +25,13 @@ def only_run_dir(train_dir):
 
 
 def test_segments_split_at_report_boundaries():
-  assert training._segments(0, 64, 16) == [(4, 16)]
-  assert training._segments(5, 64, 16) == [(1, 11), (3, 16)]
-  assert training._segments(5, 60, 16) == [(1, 11), (2, 16), (1, 12)]
-  assert training._segments(64, 64, 16) == []
+  assert schedule.segments(0, 64, 16) == [(4, 16)]
+  assert schedule.segments(5, 64, 16) == [(1, 11), (3, 16)]
+  assert schedule.segments(5, 60, 16) == [(1, 11), (2, 16), (1, 12)]
+  assert schedule.segments(64, 64, 16) == []
   # A phase boundary on a report boundary still ends a fit call (AdvAI re-traces there).
-  assert training._segments(0, 48, 16, (16,)) == [(1, 16), (2, 16)]
-  assert training._segments(0, 64, 16, (24,)) == [(1, 16), (1, 8), (1, 8), (2, 16)]
+  assert schedule.segments(0, 48, 16, (16,)) == [(1, 16), (2, 16)]
+  assert schedule.segments(0, 64, 16, (24,)) == [(1, 16), (1, 8), (1, 8), (2, 16)]
 
 
 def test_run_name_and_config_checks(tmp_path):
