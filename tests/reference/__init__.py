@@ -1,0 +1,1 @@
+"""Restatements of the original code, for tests that compare the port with it."""
