@@ -81,7 +81,7 @@ def port_scopes(name, model):
     return {'ae_enc': enc, 'ae_dec': dec, 'disc': model.discriminator.weights, **probe}
   if name == 'vqvae':
     return {'ae_encoder': enc, 'vqvae/dense': model.to_codes.weights,
-            'vqvae/bottleneck': model.hidden.weights + model.to_latent.weights,  # vch2, vcfin
+            'vqvae/bottleneck': model.filter.weights + model.to_latent.weights,  # vch2, vcfin
             'vqvae/ae_decoder': dec, 'means': [model.codebook], 'ema_count_0': [model.ema_count],
             'ema_means_0': [model.ema_sums], **probe}
   if name == 'acai':
@@ -94,8 +94,8 @@ def port_scopes(name, model):
 def original_flags(model):
   """The original's flags for the port's config: the same names, and scales."""
   hp = {**dataclasses.asdict(model.config), 'scales': model.scales}
-  if 'hidden' in hp:  # vqvae: the MLP after quantisation, hparams.filter_size there
-    hp['filter_size'] = hp.pop('hidden')
+  if 'commitment' in hp:  # vqvae: the original's --beta
+    hp['beta'] = hp.pop('commitment')
   return hp
 
 

@@ -3,14 +3,14 @@
 from acai_tf.models.aae import AAE
 from acai_tf.models.acai import ACAI
 from acai_tf.models.advai import AdvAI
-from acai_tf.models.base import AEConfig, AutoEncoder, Step
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput
 from acai_tf.models.baseline import Baseline
 from acai_tf.models.denoising import Denoising
 from acai_tf.models.dropout import Dropout
 from acai_tf.models.vae import VAE
 from acai_tf.models.vqvae import VQVAE
 
-__all__ = ['MODELS', 'AEConfig', 'AutoEncoder', 'Step', 'get_model_class', 'AAE', 'ACAI',
+__all__ = ['MODELS', 'AEConfig', 'AutoEncoder', 'StepOutput', 'get_model_class', 'AAE', 'ACAI',
            'AdvAI', 'Baseline', 'Denoising', 'Dropout', 'VAE', 'VQVAE']
 
 MODELS = {

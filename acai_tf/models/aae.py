@@ -18,7 +18,7 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class AAEConfig(AEConfig):
                        'positive integers, e.g. 100,100.')
 
   @property
-  def hidden(self):
+  def disc_widths(self):
     return [int(s) for s in self.disc_layer_sizes.split(',')]
 
 
@@ -51,13 +51,13 @@ def sigmoid_xent(logits, label):
 class AAE(AutoEncoder):
   display_name = 'AAE'
   config_class = AAEConfig
-  logged = ('loss_ae', 'rmse', 'loss_adv_latent', 'loss_adv_prior', 'loss_ae_latent',
+  logged = ('loss_ae', 'loss_adv_latent', 'loss_adv_prior', 'loss_ae_latent',
             'adversary_accuracy', 'latent_mean', 'latent_std')
 
-  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
-    super().__init__(config, image_shape, nclass, seed, **kwargs)
+  def build_networks(self):
+    config = self.config
     x = inputs = keras.Input((math.prod(self.latent_shape),))
-    for width in config.hidden:
+    for width in config.disc_widths:
       x = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(width)(x))
     self.discriminator = keras.Model(inputs, keras.layers.Dense(1)(x)[:, 0], name='discriminator')
 
@@ -73,11 +73,11 @@ class AAE(AutoEncoder):
     loss_ae_latent = sigmoid_xent(logit_latent, 1.0)
     accuracy = 0.5 * (tf.reduce_mean(tf.cast(logit_latent <= 0, tf.float32))
                       + tf.reduce_mean(tf.cast(logit_prior > 0, tf.float32)))
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_adv_latent': loss_adv_latent,
+    logs = {'loss_ae': loss_ae, 'loss_adv_latent': loss_adv_latent,
             'loss_adv_prior': loss_adv_prior, 'loss_ae_latent': loss_ae_latent,
             'adversary_accuracy': accuracy, 'latent_mean': tf.reduce_mean(flat),
             'latent_std': tf.math.reduce_std(flat)}
-    return Step({'ae': loss_ae + loss_ae_latent, 'critic': loss_adv_latent + loss_adv_prior},
+    return StepOutput({'ae': loss_ae + loss_ae_latent, 'critic': loss_adv_latent + loss_adv_prior},
                 logs, z)
 
   def variable_groups(self):

@@ -17,7 +17,7 @@ import dataclasses
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,10 +37,10 @@ class ACAIConfig(AEConfig):
 class ACAI(AutoEncoder):
   display_name = 'ACAI'
   config_class = ACAIConfig
-  logged = ('loss_ae', 'rmse', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
+  logged = ('loss_ae', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
 
-  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
-    super().__init__(config, image_shape, nclass, seed, **kwargs)
+  def build_networks(self):
+    config = self.config
     self.critic = nets.critic(self.image_shape, self.scales,
                               config.advdepth or config.depth, config.latent, dtype=self.precision)
 
@@ -60,9 +60,9 @@ class ACAI(AutoEncoder):
     loss_disc_real = tf.reduce_mean(tf.square(critic_real))
     losses = {'ae': loss_ae + self.config.advweight * loss_ae_disc,
               'critic': loss_disc + loss_disc_real}
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_disc': loss_disc,
+    logs = {'loss_ae': loss_ae, 'loss_disc': loss_disc,
             'loss_ae_disc': loss_ae_disc, 'loss_disc_real': loss_disc_real}
-    return Step(losses, logs, z)
+    return StepOutput(losses, logs, z)
 
   def variable_groups(self):
     return {**super().variable_groups(), 'critic': self.critic.trainable_variables}

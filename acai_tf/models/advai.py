@@ -54,7 +54,7 @@ import tensorflow as tf
 
 from acai_tf import nets
 from acai_tf.models.acai import ACAI, ACAIConfig
-from acai_tf.models.base import Step, hparam, mse, rmse
+from acai_tf.models.base import StepOutput, hparam, mse
 
 MMD_SIGMAS = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 
@@ -120,8 +120,9 @@ class AdvAI(ACAI):
   logged = ACAI.logged + ('loss_interp', 'loss_interp_disc', 'loss_mmd', 'loss_noise',
                           'loss_fake')
 
-  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
-    super().__init__(config, image_shape, nclass, seed, **kwargs)
+  def build_networks(self):
+    super().build_networks()
+    config = self.config
     dim = math.prod(self.latent_shape)
     hidden = [config.int_width] * config.int_hidden_layers
     self.r_encoder = mlp(dim + 1, hidden + [config.int_hidden_units], 'r_encoder')
@@ -191,7 +192,7 @@ class AdvAI(ACAI):
     loss_interp_disc = (tf.reduce_mean(tf.square(self.latent_score(h)))
                         + regress(score_mix, a, self.config.per_sample_alpha))
     logs = {'loss_interp': loss_interp, 'loss_interp_disc': loss_interp_disc}
-    return Step({'interp': loss_interp, 'interp_critic': loss_interp_disc}, logs, None)
+    return StepOutput({'interp': loss_interp, 'interp_critic': loss_interp_disc}, logs, None)
 
   def _autoencoder_losses(self, x, seed):
     batch = tf.shape(x)[0]
@@ -220,10 +221,10 @@ class AdvAI(ACAI):
               + tf.reduce_mean(tf.square(d_fake - 0.5)))
     ae = (loss_ae + c.advweight * loss_ae_disc + c.wgt_mmd * loss_mmd + c.wgt_noise * loss_noise
           + c.wgt_fake * loss_fake)
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_disc': loss_disc,
+    logs = {'loss_ae': loss_ae, 'loss_disc': loss_disc,
             'loss_ae_disc': loss_ae_disc, 'loss_disc_real': loss_disc_real,
             'loss_mmd': loss_mmd, 'loss_noise': loss_noise, 'loss_fake': loss_fake}
-    return Step({'ae': ae, 'critic': critic}, logs, e)
+    return StepOutput({'ae': ae, 'critic': critic}, logs, e)
 
   def variable_groups(self):
     return {**super().variable_groups(),

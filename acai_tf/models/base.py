@@ -2,9 +2,10 @@
 
 A model subclass overrides `compute_losses`, returning one loss per optimizer
 group ('ae' always; e.g. 'critic' for ACAI) plus the scalars to log, and, if it
-adds networks, `variable_groups`. Every group gets its own Adam; all gradients
-come from one forward pass and are computed before any update is applied, as the
-original's `tf.group` of optimizers did.
+adds networks, `build_networks` and `variable_groups`. Every group gets its own
+Adam; all gradients come from one forward pass and are computed before any update
+is applied, as the original's `tf.group` of optimizers did. The base logs `rmse`
+(from `loss_ae`) and the probe's `classify_latent` itself.
 """
 
 import dataclasses
@@ -79,13 +80,14 @@ def mse(a, b):
 
 
 @dataclasses.dataclass
-class Step:
+class StepOutput:
   """What `compute_losses` returns for one training step.
 
   Attributes:
     losses: optimizer group name -> scalar loss ('ae' always; 'classifier' is
       added by the base).
-    logs: every name of the model's `logged` -> scalar.
+    logs: every name of the model's `logged` -> scalar (the base adds `rmse` and
+      `classify_latent`).
     features: the latent the probe reads (its gradient is stopped); None: the probe does
       not train in this step (e.g. a phase that trains other networks only).
     updates: (variable, new value) pairs of non-gradient state (e.g. EMA),
@@ -110,7 +112,7 @@ class AutoEncoder(keras.Model):
   config_class = AEConfig
   display_name = 'Autoencoder'  # in tables and figures
   in_paper = True  # one of the paper's seven (the grid and the report's column order)
-  logged = ('loss_ae', 'rmse')
+  logged = ('loss_ae',)  # the scalars compute_losses returns
   # {dataset: {hyperparameter: value}}: the paper's settings of this model on a dataset, which
   # take precedence over the dataset's own defaults (flags given still win).
   dataset_defaults = {}
@@ -138,14 +140,20 @@ class AutoEncoder(keras.Model):
     if nclass > 1:
       self.classifier = keras.layers.Dense(nclass, name='classifier')
       self.classifier.build((None, math.prod(self.probe_shape())))
-    names = self.logged + (('classify_latent',) if self.classifier else ())
+    names = (self.logged + (('rmse',) if 'loss_ae' in self.logged else ())
+             + (('classify_latent',) if self.classifier else ()))
     self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
     self.group_optimizers = {}
     self.step = self.add_weight(shape=(), dtype='int64', initializer='zeros', trainable=False,
                                 aggregation='only_first_replica', name='step')
+    self.build_networks()
     self.built = True  # every sub-network is built above
 
   # ---- what subclasses override -------------------------------------------------------
+
+  def build_networks(self):
+    """Builds the model's own networks and state (a critic, a codebook, ...), after the
+    encoder, decoder and probe; `self.config`, `self.latent_shape`, `self.scales` are set."""
 
   def compute_losses(self, x, seed):
     """Losses of one training step.
@@ -155,12 +163,12 @@ class AutoEncoder(keras.Model):
       seed: int32 [2] stateless seed for this step and replica.
 
     Returns:
-      A `Step`. It has no side effects: state updates are returned, not made.
+      A `StepOutput`. It has no side effects: state updates are returned, not made.
     """
     del seed
     z = self.encoder(x, training=True)
     loss_ae = mse(x, self.decoder(z, training=True))
-    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z)
+    return StepOutput({'ae': loss_ae}, {'loss_ae': loss_ae}, z)
 
   def variable_groups(self):
     """Maps optimizer group names to the variables each one trains (disjoint)."""
@@ -310,6 +318,8 @@ class AutoEncoder(keras.Model):
     with tf.GradientTape(persistent=True) as tape:
       step = self.compute_losses(x, self._step_seed())
       losses, logs = dict(step.losses), dict(step.logs)
+      if 'loss_ae' in logs:
+        logs['rmse'] = rmse(logs['loss_ae'])
       if self.classifier and step.features is not None:
         flat = tf.reshape(tf.stop_gradient(step.features), [tf.shape(x)[0], -1])
         logs['classify_latent'] = losses['classifier'] = tf.reduce_mean(

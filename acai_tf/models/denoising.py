@@ -10,7 +10,7 @@ import dataclasses
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Denoising(AutoEncoder):
     noisy = x + self.config.noise * tf.random.stateless_normal(tf.shape(x), seed)
     loss_ae = mse(x, self.decoder(self.encoder(noisy, training=True), training=True))
     clean = self.encoder(x, training=False)  # what encode() returns; only the probe reads it
-    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, clean)
+    return StepOutput({'ae': loss_ae}, {'loss_ae': loss_ae}, clean)
 
   def train_flops_per_image(self):
     return super().train_flops_per_image() + 2 * nets.conv_macs(self.encoder)

@@ -10,7 +10,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,4 +34,4 @@ class Dropout(AutoEncoder):
     flat = tf.reshape(z, [tf.shape(z)[0], -1])
     dropped = tf.nn.experimental.stateless_dropout(flat, rate=1 - self.config.dropout, seed=seed)
     loss_ae = mse(x, self.decoder(tf.reshape(dropped, tf.shape(z)), training=True))
-    return Step({'ae': loss_ae}, {'loss_ae': loss_ae, 'rmse': rmse(loss_ae)}, z)
+    return StepOutput({'ae': loss_ae}, {'loss_ae': loss_ae}, z)

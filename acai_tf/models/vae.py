@@ -21,14 +21,14 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 ENCODINGS = ('sample', 'mean')
 
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(AEConfig):
-  beta: float = hparam(1.0, 'Weight of the KL term (vae) / of the commitment loss (vqvae).')
+  beta: float = hparam(1.0, 'Weight of the KL term.')
   encode_with: str = hparam('sample', 'What encode returns (read by the line metrics, K-means, '
                             'the grids and the export): sample, a draw from the posterior (the '
                             'original), or mean, its mean mu (deterministic).')
@@ -44,10 +44,9 @@ class VAEConfig(AEConfig):
 class VAE(AutoEncoder):
   display_name = 'VAE'
   config_class = VAEConfig
-  logged = ('loss_ae', 'rmse', 'loss_kl', 'loss_ll', 'elbo')
+  logged = ('loss_ae', 'loss_kl', 'loss_ll', 'elbo')
 
-  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
-    super().__init__(config, image_shape, nclass, seed, **kwargs)
+  def build_networks(self):
     size = math.prod(self.latent_shape)
     self.mu = keras.layers.Dense(size, name='mu')
     self.log_var = keras.layers.Dense(size, name='log_var')
@@ -71,9 +70,9 @@ class VAE(AutoEncoder):
     loss_kl = 0.5 * tf.reduce_sum(-log_var - 1 + tf.exp(log_var) + tf.square(mu)) / batch
     elbo = loss_ll - self.config.beta * loss_kl
     loss_ae = mse(x, 2 * tf.sigmoid(logits) - 1)
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'loss_kl': loss_kl, 'loss_ll': loss_ll,
+    logs = {'loss_ae': loss_ae, 'loss_kl': loss_kl, 'loss_ll': loss_ll,
             'elbo': elbo}
-    return Step({'ae': -elbo}, logs, conv)
+    return StepOutput({'ae': -elbo}, logs, conv)
 
   def variable_groups(self):
     groups = super().variable_groups()

@@ -12,7 +12,7 @@ van den Oord et al., "Neural Discrete Representation Learning"
   -> dense d_z, are reshaped to the latent shape and decoded;
 - the codebook follows exponential moving averages of the counts and sums of
   the vectors assigned to each entry (decay 0.999, Laplace smoothing eps 1e-5);
-  the loss adds `beta` x the commitment term mean((e - sg(q))^2).
+  the loss adds `commitment` x the commitment term mean((e - sg(q))^2).
 
 Codebook use is logged each step: `codes_used`, the distinct codes of the
 (global) batch, and `code_perplexity`, exp of the entropy of their frequencies.
@@ -37,26 +37,27 @@ import keras
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, Step, hparam, mse, rmse
+from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 
 @dataclasses.dataclass(frozen=True)
 class VQVAEConfig(AEConfig):
-  beta: float = hparam(10.0, 'Weight of the KL term (vae) / of the commitment loss (vqvae).')
+  commitment: float = hparam(10.0, 'Weight of the commitment loss (the original\'s --beta).')
   z_log_size: int = hparam(14, 'log2 of the number of codebook entries.')
   num_latents: int = hparam(10, 'Codebook vectors per image.')
   decay: float = hparam(0.999, 'EMA decay of the codebook statistics.')
   epsilon: float = hparam(1e-5, 'Laplace smoothing of the EMA counts.')
-  hidden: int = hparam(512, 'Width of the MLP after quantisation.')
+  filter_size: int = hparam(512, 'Width of the MLP after quantisation (the original\'s '
+                             'hparams.filter_size).')
 
   def __post_init__(self):
     super().__post_init__()
     if not 0 < self.decay < 1:
       raise ValueError(f'decay={self.decay} must lie in (0, 1).')
-    if min(self.z_log_size, self.num_latents, self.hidden) < 1 or self.z_log_size > 20:
-      raise ValueError('z_log_size must lie in [1, 20]; num_latents and hidden must be >= 1.')
-    if self.beta < 0 or self.epsilon <= 0:
-      raise ValueError('beta must be >= 0 and epsilon > 0.')
+    if min(self.z_log_size, self.num_latents, self.filter_size) < 1 or self.z_log_size > 20:
+      raise ValueError('z_log_size must lie in [1, 20]; num_latents and filter_size must be >= 1.')
+    if self.commitment < 0 or self.epsilon <= 0:
+      raise ValueError('commitment must be >= 0 and epsilon > 0.')
 
 
 def nearest(vectors, codebook):
@@ -101,18 +102,18 @@ def codebook_use(count):
 class VQVAE(AutoEncoder):
   display_name = 'VQ-VAE'
   config_class = VQVAEConfig
-  logged = ('loss_ae', 'rmse', 'vqvae_loss', 'codes_used', 'code_perplexity')
+  logged = ('loss_ae', 'vqvae_loss', 'codes_used', 'code_perplexity')
   dataset_defaults = {'lines32': {'latent_width': 4}}  # runs/vqvae.sh used 4x4x16 on lines
 
-  def __init__(self, config, image_shape=(32, 32, 1), nclass=10, seed=0, **kwargs):
-    super().__init__(config, image_shape, nclass, seed, **kwargs)
+  def build_networks(self):
+    config = self.config
     size, entries = math.prod(self.latent_shape), 1 << config.z_log_size
     self.to_codes = keras.layers.Dense(size * config.num_latents, name='vq_codes')
     self.to_codes.build((None, size))
-    self.hidden = keras.layers.Dense(config.hidden, activation='relu', name='vq_hidden')
-    self.hidden.build((None, size * config.num_latents))
+    self.filter = keras.layers.Dense(config.filter_size, activation='relu', name='vq_filter')
+    self.filter.build((None, size * config.num_latents))
     self.to_latent = keras.layers.Dense(size, name='vq_latent')
-    self.to_latent.build((None, config.hidden))
+    self.to_latent.build((None, config.filter_size))
     limit = math.sqrt(3 / entries)  # TF1 uniform_unit_scaling of the [1, 1, K, d] codebook
     state = dict(trainable=False, aggregation='only_first_replica')
     self.codebook = self.add_weight(shape=(entries, size), name='codebook', **state,
@@ -131,14 +132,14 @@ class VQVAE(AutoEncoder):
     codes = tf.gather(self.codebook, index)
     straight = vectors + tf.stop_gradient(codes - vectors)
     flat = tf.reshape(tf.nn.relu(straight), [-1, size * self.config.num_latents])
-    out = self.to_latent(self.hidden(flat))
+    out = self.to_latent(self.filter(flat))
     return tf.reshape(out, (-1,) + self.latent_shape), vectors, codes, index
 
   def compute_losses(self, x, seed):
     del seed
     h, vectors, codes, index = self.bottleneck(self.encoder(x, training=True))
     loss_ae = mse(x, self.decoder(h, training=True))
-    vq_loss = self.config.beta * mse(vectors, tf.stop_gradient(codes))
+    vq_loss = self.config.commitment * mse(vectors, tf.stop_gradient(codes))
     entries = self.codebook.shape[0]
     assigned_count = tf.math.unsorted_segment_sum(tf.ones_like(index, tf.float32), index, entries)
     assigned_sum = tf.math.unsorted_segment_sum(tf.stop_gradient(vectors), index, entries)
@@ -147,14 +148,14 @@ class VQVAE(AutoEncoder):
       assigned_count, assigned_sum = context.all_reduce('sum', [assigned_count, assigned_sum])
     new = ema_update(self.ema_count, self.ema_sums, assigned_count, assigned_sum,
                      self.config.decay, self.config.epsilon)
-    logs = {'loss_ae': loss_ae, 'rmse': rmse(loss_ae), 'vqvae_loss': vq_loss,
+    logs = {'loss_ae': loss_ae, 'vqvae_loss': vq_loss,
             **codebook_use(assigned_count)}
     updates = tuple(zip((self.ema_count, self.ema_sums, self.codebook), new))
-    return Step({'ae': loss_ae + vq_loss}, logs, h, updates)
+    return StepOutput({'ae': loss_ae + vq_loss}, logs, h, updates)
 
   def variable_groups(self):
     groups = super().variable_groups()
-    groups['ae'] = groups['ae'] + [v for layer in (self.to_codes, self.hidden, self.to_latent)
+    groups['ae'] = groups['ae'] + [v for layer in (self.to_codes, self.filter, self.to_latent)
                                    for v in layer.trainable_variables]
     return groups
 
@@ -166,7 +167,8 @@ class VQVAE(AutoEncoder):
 
   def train_flops_per_image(self):
     size, c = math.prod(self.latent_shape), self.config
-    dense = size * size * c.num_latents + size * c.num_latents * c.hidden + c.hidden * size
+    dense = (size * size * c.num_latents + size * c.num_latents * c.filter_size
+             + c.filter_size * size)
     search = c.num_latents * (1 << c.z_log_size) * size  # forward only
     return (2 * 3 * (nets.conv_macs(self.encoder) + nets.conv_macs(self.decoder) + dense)
             + 2 * search)
