@@ -226,8 +226,8 @@ def _probe_step(batch=64):
   import keras  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
 
-  from acai_tf import nets  # noqa: PLC0415
-  nets.set_conv_paths('fast')  # both settings with the same layers; per-layer tuning comes later
+  from acai_tf import conv_layers, nets  # noqa: PLC0415
+  conv_layers.set_conv_paths('fast')  # both settings with the same layers; per-layer tuning comes later
   encoder = nets.encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16)
   decoder = nets.decoder((2, 2, 16), scales=4, depth=16, colors=1)
   weights = encoder.trainable_variables + decoder.trainable_variables

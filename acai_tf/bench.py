@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from acai_tf import autotune, nets, training
+from acai_tf import autotune, conv_layers, nets, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 
@@ -40,8 +40,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  """The bench's flags; the training binary's (--model, --dataset, --batch, --xla,
-  --precision, --data_dir, hyperparameters) come with importing acai_tf.train."""
+  """The bench's flags, and a training run's (cli.define_training_flags)."""
+  cli.define_training_flags()
   flags.DEFINE_integer('warmup', 20, 'Untimed steps first (tracing, caches).')
   flags.DEFINE_integer('steps', 50, 'Steps per timed window.')
   flags.DEFINE_integer('windows', 3, 'Timed windows; the median is reported.')
@@ -144,7 +144,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   """Measures one model; returns the dict printed as the last JSON line.
 
   `warmup` and `window` are in steps, rounded up to whole executions. The
-  networks get the layers of this process's `nets.set_conv_paths` setting.
+  networks get the layers of this process's `conv_layers.set_conv_paths` setting.
   """
   dataset = get_dataset(dataset_name, data_dir)
   dataset.check()
@@ -159,7 +159,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   flops, nominal = work_done_flops(model, fixed.element_spec), model.train_flops_per_image()
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
   log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
-      f'{steps_per_execution} steps per execution, conv paths {nets.resolved_conv_paths()}')
+      f'{steps_per_execution} steps per execution, conv paths {conv_layers.resolved_conv_paths()}')
   log(f'  {autotune.cpu_line()}; {autotune.summary()}')
   log(f'  MFLOP per training image: {flops / 1e6:.1f} work done (conv taps on image pixels, '
       f'gradients the step needs), {nominal / 1e6:.1f} nominal (every tap, backward = 2x forward)')
@@ -178,7 +178,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   log(f'  peak resident memory {rss:.0f} MB')
   return {'model': model_name, 'dataset': dataset_name, 'batch': batch, 'xla': xla,
           'precision': precision, 'steps_per_execution': steps_per_execution,
-          'conv_paths': nets.resolved_conv_paths(), 'kernels': autotune.summary(),
+          'conv_paths': conv_layers.resolved_conv_paths(), 'kernels': autotune.summary(),
           'cpu': autotune.cpu_line(), 'train_step_img_s': round(step, 1), 'pipeline_img_s': round(pipeline, 1),
           'end_to_end_img_s': round(end_to_end, 1),
           'gflops': round(end_to_end * flops / 1e9, 2),
@@ -195,8 +195,8 @@ def main(argv):
   if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch, FLAGS.steps_per_execution) < 1:
     raise app.UsageError('--warmup, --steps, --windows, --batch and --steps_per_execution must '
                          'be >= 1.')
-  nets.set_conv_paths(FLAGS.conv_paths)
-  model_config = train.model_config_from_flags(FLAGS.model, FLAGS.dataset, FLAGS.data_dir)
+  conv_layers.set_conv_paths(FLAGS.conv_paths)
+  model_config = cli.model_config_from_flags(FLAGS.model, FLAGS.dataset, FLAGS.data_dir)
   result = benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
                      FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.data_dir,
                      FLAGS.steps_per_execution)
@@ -206,6 +206,5 @@ def main(argv):
 if __name__ == '__main__':
   # Flags are defined only when run as a binary, so tests can import `benchmark`;
   # cli.run reports failures as one `error:` line with acai_tf.errors' exit codes.
-  from acai_tf import train
   define_flags()
   cli.run(main)

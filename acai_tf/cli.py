@@ -30,16 +30,22 @@ DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFIN
           bool: flags.DEFINE_bool}
 
 
-def define_config_flags(config_class, choices=None, skip=()):
+def _caller_module(depth=2):
+  """absl's name of the module calling the caller (so --helpshort lists its flags)."""
+  module = sys._getframe(depth).f_globals['__name__']  # noqa: SLF001
+  return sys.argv[0] if module == '__main__' else module
+
+
+def define_config_flags(config_class, choices=None, skip=(), module=None):
   """One flag per field of `config_class`, with the field's default and help.
 
   Args:
     config_class: a dataclass whose fields were made by `config.hparam`.
     choices: field name -> allowed values, for enums known only at run time (registries).
     skip: field names not to define.
+    module: the flags' module name (default: the caller's).
   """
-  module = sys._getframe(1).f_globals['__name__']  # noqa: SLF001 - so --helpshort lists them
-  module = sys.argv[0] if module == '__main__' else module  # absl's name for the main module
+  module = module or _caller_module()
   for field in dataclasses.fields(config_class):
     if field.name in skip:
       continue
@@ -49,6 +55,64 @@ def define_config_flags(config_class, choices=None, skip=()):
                         module_name=module)
     else:
       DEFINE[field.type](field.name, field.default, field.metadata['help'], module_name=module)
+
+
+def define_training_flags():
+  """The flags of a training run, for acai_tf.train and acai_tf.bench: --model, TrainConfig's
+  fields, every registered model's hyperparameters (unset: the paper's setting for the
+  dataset, then the model's default), the devices and the CPU kernels."""
+  from acai_tf import autotune, conv_layers  # noqa: PLC0415 - TensorFlow: after the quiet import
+  from acai_tf.config import TrainConfig  # noqa: PLC0415
+  from acai_tf.models import MODELS  # noqa: PLC0415
+  module = _caller_module()
+  flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.', module_name=module)
+  define_config_flags(TrainConfig, module=module)
+  for field, defaults in _model_fields().values():
+    DEFINE[field.type](field.name, None, _model_help(field, defaults), module_name=module)
+  flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
+                       '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).',
+                       module_name=module)
+  flags.DEFINE_enum('conv_paths', 'auto', conv_layers.CONV_PATHS, 'Convolution layers: plain (Keras '
+                    'layers), fast (every CPU rewrite that fits), auto: per layer shape, the '
+                    'faster of the two as timed on this CPU (cached; plain when a GPU or TPU is '
+                    'visible). The same maths either way.', module_name=module)
+  flags.DEFINE_enum('onednn', 'auto', autotune.ONEDNN, "TensorFlow's oneDNN CPU kernels: on, "
+                    'off, or auto: whichever ran the training step faster on this CPU (timed '
+                    'once per machine, cached). TF_ENABLE_ONEDNN_OPTS, if set, wins.',
+                    module_name=module)
+  flags.DEFINE_string('tpu', None, 'With --strategy=tpu: the TPU name or grpc:// address '
+                      '(untested here; see docs/scaling.md).', module_name=module)
+
+
+def _model_fields():
+  """Every hyperparameter of every registered model: name -> (field, {model: default})."""
+  from acai_tf.models import MODELS  # noqa: PLC0415
+  fields = {}
+  for name, cls in MODELS.items():
+    for field in dataclasses.fields(cls.config_class):
+      fields.setdefault(field.name, (field, {}))[1][name] = field.default
+  return fields
+
+
+def _model_help(field, defaults):
+  from acai_tf.data import get_dataset  # noqa: PLC0415
+  from acai_tf.models import MODELS  # noqa: PLC0415
+  text = field.metadata['help']
+  if field.name in ('depth', 'latent', 'latent_width'):
+    return (f"{text} [unset: the paper's setting for --dataset, e.g. lines32 "
+            f'{get_dataset("lines32").defaults[field.name]}, mnist32 '
+            f'{get_dataset("mnist32").defaults[field.name]}]')
+  if len(defaults) == len(MODELS) and len(set(defaults.values())) == 1:
+    return f'{text} [default {field.default}]'
+  return f'{text} [' + ', '.join(f'{m}: {v}' for m, v in defaults.items()) + ']'
+
+
+def model_config_from_flags(model, dataset, data_dir=None):
+  """The model's config: the hyperparameter flags given > the dataset's paper setting > the
+  model's default."""
+  from acai_tf import training  # noqa: PLC0415
+  given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
+  return training.model_config(model, dataset, data_dir, **given)
 
 
 def config_from_flags(config_class, skip=(), **values):

@@ -21,7 +21,7 @@ import time
 import keras
 import numpy as np
 
-from acai_tf import autotune, distribute, export, nets, rundir
+from acai_tf import autotune, conv_layers, distribute, export, rundir
 from acai_tf.callbacks import Progress, Reporter, StopSignals
 from acai_tf.checkpoints import Checkpoints, nonfinite, step_of
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
@@ -191,7 +191,7 @@ def describe(run, model, log):
   rows = [('model', run.model_name), *run.model_config.to_dict().items(),
           *dataclasses.asdict(run.config).items(),
           ('replicas', run.strategy.num_replicas_in_sync), ('workers', workers[1]),
-          ('conv_paths', nets.resolved_conv_paths()), ('kernels', autotune.summary()),
+          ('conv_paths', conv_layers.resolved_conv_paths()), ('kernels', autotune.summary()),
           ('cpu', autotune.cpu_line())]
   width = max(len(k) for k, _ in rows)
   for key, value in rows:

@@ -14,7 +14,7 @@ import statistics
 
 import tensorflow as tf
 
-from acai_tf import nets
+from acai_tf import conv_layers
 from acai_tf.bench import time_fit
 from acai_tf.training import STEPS_PER_EXECUTION
 from acai_tf.data import get_dataset
@@ -27,10 +27,10 @@ def main():
   parser.add_argument('--rounds', type=int, default=10)
   parser.add_argument('--steps', type=int, default=32, help='steps per timed window')
   parser.add_argument('--batch', type=int, default=64)
-  parser.add_argument('--conv_paths', default='auto', choices=nets.CONV_PATHS,
-                      help='layers of the networks (acai_tf.nets.set_conv_paths)')
+  parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS,
+                      help='layers of the networks (acai_tf.conv_layers.set_conv_paths)')
   args = parser.parse_args()
-  nets.set_conv_paths(args.conv_paths)
+  conv_layers.set_conv_paths(args.conv_paths)
   names = args.models.split(',')
   unknown = sorted(set(names) - set(MODELS))
   if unknown:
@@ -53,7 +53,7 @@ def main():
           flush=True)
   first = statistics.median(speeds[names[0]])
   print(f'\nMedians over {args.rounds} interleaved rounds (train step, lines32, batch '
-        f'{args.batch}, float32, conv paths {nets.resolved_conv_paths()}):')
+        f'{args.batch}, float32, conv paths {conv_layers.resolved_conv_paths()}):')
   for name in names:
     median = statistics.median(speeds[name])
     print(f'  {name:<10} {median:7.0f} img/s  {median / first:5.2f}x {names[0]}')

@@ -29,7 +29,7 @@ quiet.import_tensorflow()
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
-from acai_tf import autotune, nets, training  # noqa: E402
+from acai_tf import autotune, conv_layers, training  # noqa: E402
 from acai_tf.data import get_dataset  # noqa: E402
 from acai_tf.models import MODELS  # noqa: E402
 
@@ -58,10 +58,10 @@ def main():
   parser.add_argument('--batch', type=int, default=64)
   parser.add_argument('--steps', type=int, default=32)
   parser.add_argument('--top', type=int, default=12)
-  parser.add_argument('--conv_paths', default='auto', choices=nets.CONV_PATHS)
+  parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS)
   parser.add_argument('--logdir', default=None)
   args = parser.parse_args()
-  nets.set_conv_paths(args.conv_paths)
+  conv_layers.set_conv_paths(args.conv_paths)
   dataset = get_dataset(args.dataset)
   config = training.model_config(args.model, args.dataset)
   model = MODELS[args.model](config, dataset.image_shape, dataset.nclass)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import autotune, nets
+from acai_tf import autotune, conv_layers, nets
 from acai_tf.models import MODELS
 
 
@@ -78,7 +78,7 @@ def test_taps_inside_the_image_along_one_axis():
 ])
 def test_conv_macs_with_and_without_padding_taps(size, c_in, c_out, nominal, on_pixels):
   x = inputs = keras.Input((size, size, c_in))
-  model = keras.Model(inputs, nets.conv(x, c_out, 3))
+  model = keras.Model(inputs, conv_layers.conv(x, c_out, 3))
   assert nets.conv_macs(model) == nominal
   assert nets.conv_macs(model, padding_taps=False) == on_pixels
 
@@ -97,8 +97,8 @@ def test_lines32_networks_macs_on_image_pixels():
 @pytest.fixture
 def conv_paths(monkeypatch):
   """Lets a test change the process-wide conv paths; restored afterwards."""
-  monkeypatch.setattr(nets, '_conv_paths', nets._conv_paths)
-  return nets.set_conv_paths
+  monkeypatch.setattr(conv_layers, '_conv_paths', conv_layers._conv_paths)
+  return conv_layers.set_conv_paths
 
 
 def _simulate_gpu(monkeypatch):
@@ -109,7 +109,7 @@ def _simulate_gpu(monkeypatch):
 
 def _fast_layers(model):
   return [layer for layer in nets._leaf_layers(model)
-          if isinstance(layer, (nets.Conv2D, nets.LeakyReLU))]
+          if isinstance(layer, (conv_layers.Conv2D, conv_layers.LeakyReLU))]
 
 
 def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monkeypatch,
@@ -118,7 +118,7 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monke
   monkeypatch.setattr(autotune, '_decisions', {})
   conv_paths('auto')
   assert not tf.config.list_logical_devices('GPU') and not tf.config.list_logical_devices('TPU')
-  assert nets.resolved_conv_paths() == 'measured'
+  assert conv_layers.resolved_conv_paths() == 'measured'
   encoder = nets.encoder((32, 32, 1), 4, 4, 4)
   convs = [l for l in nets._leaf_layers(encoder) if isinstance(l, keras.layers.Conv2D)]
   timings = autotune.entry()['layers']
@@ -130,11 +130,11 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monke
       ['conv', 'dense'], ['conv', 'dense'], ['conv', 'pointwise']]
   chosen = [l.conv_path for l in convs]
   assert set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
-  assert all(isinstance(l, nets.LeakyReLU) for l in nets._leaf_layers(encoder)
+  assert all(isinstance(l, conv_layers.LeakyReLU) for l in nets._leaf_layers(encoder)
              if isinstance(l, keras.layers.LeakyReLU))
   # A second build, in this process or the next, reads the choices instead of timing again.
   monkeypatch.setattr(autotune, '_decisions', {})
-  monkeypatch.setattr(nets, '_seconds', lambda *a, **k: pytest.fail('timed again'))
+  monkeypatch.setattr(conv_layers, '_seconds', lambda *a, **k: pytest.fail('timed again'))
   again = [l.conv_path for l in nets._leaf_layers(nets.encoder((32, 32, 1), 4, 4, 4))
            if isinstance(l, keras.layers.Conv2D)]
   assert again == chosen
@@ -143,17 +143,17 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monke
 def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(conv_paths, monkeypatch):
   conv_paths('auto')
   _simulate_gpu(monkeypatch)
-  assert nets.resolved_conv_paths() == 'plain'
+  assert conv_layers.resolved_conv_paths() == 'plain'
   model = MODELS['acai'](MODELS['acai'].config_class(depth=4, latent=4, latent_width=2))
   assert not _fast_layers(model)
   conv_paths('fast')  # a forced mode wins over the devices
-  assert nets.resolved_conv_paths() == 'fast'
+  assert conv_layers.resolved_conv_paths() == 'fast'
 
 
 @pytest.mark.parametrize('name', ['baseline', 'acai'])
 def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
   conv_paths('plain')
-  assert nets.resolved_conv_paths() == 'plain'
+  assert conv_layers.resolved_conv_paths() == 'plain'
   model = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
   layers = list(nets._leaf_layers(model.encoder)) + list(nets._leaf_layers(model.decoder))
   assert not _fast_layers(model) and not any(hasattr(l, 'conv_path') for l in layers)
@@ -161,7 +161,7 @@ def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
   assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
   conv_paths('fast')
   fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, nets.Conv2D)} == {
+  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, conv_layers.Conv2D)} == {
       'pointwise', 'dense', 'depthwise', 'conv'}
 
 
@@ -182,13 +182,13 @@ def test_checkpoints_move_between_fast_and_plain_layers(conv_paths, tmp_path):
 
 def test_straightforward_is_plain_inside_and_restores_the_setting(conv_paths):
   conv_paths('fast')
-  with nets.straightforward():
-    assert nets.resolved_conv_paths() == 'plain'
+  with conv_layers.straightforward():
+    assert conv_layers.resolved_conv_paths() == 'plain'
     assert not _fast_layers(nets.decoder((2, 2, 4), 2, 4, 1))
-  assert nets.resolved_conv_paths() == 'fast'
+  assert conv_layers.resolved_conv_paths() == 'fast'
 
 
 def test_unknown_conv_paths_are_refused(conv_paths):
   with pytest.raises(ValueError, match='auto, fast, plain'):
     conv_paths('gpu')
-  assert nets.CONV_PATHS == ('auto', 'fast', 'plain')
+  assert conv_layers.CONV_PATHS == ('auto', 'fast', 'plain')

@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw
 
 from acai_tf import report, training
 from acai_tf.data import MissingDataError, get_dataset
-from acai_tf.models import MODELS
 from conftest import run_module
 from data_prep import build, own
 

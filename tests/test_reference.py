@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import nets
+from acai_tf import conv_layers
 from acai_tf.models import MODELS
 from acai_tf.training import model_config
 from reference import original
@@ -38,7 +38,7 @@ RTOL, ATOL = 1e-4, 1e-5
 KERNEL_SCALE = 1.8
 
 # test id -> (model, config values besides depth 4 / latent 4, AdvAI phase, conv paths).
-# 'plain' builds Keras' own layers; 'fast' every rewrite of nets.Conv2D that fits (at latent
+# 'plain' builds Keras' own layers; 'fast' every rewrite of conv_layers.Conv2D that fits (at latent
 # width 2 all three: the encoders' 1x1 first layer, the 2x2 bottleneck, the 1-channel output).
 CASES = {
     'baseline': ('baseline', {}, None, 'plain'),
@@ -102,8 +102,8 @@ def original_flags(model):
 def build_port(name, values, paths):
   config = model_config(name, 'lines32', depth=4, latent=4, **values)
   keras.utils.set_random_seed(0)
-  with nets.straightforward():  # restores the process's conv paths afterwards
-    nets.set_conv_paths(paths)
+  with conv_layers.straightforward():  # restores the process's conv paths afterwards
+    conv_layers.set_conv_paths(paths)
     model = MODELS[name](config, image_shape=(32, 32, 1), nclass=10, seed=0)
   model.compile(jit_compile=False, steps_per_execution=1)
   layers = [layer for net in (model.encoder, model.decoder) for layer in net.layers]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, errors, nets, rundir, schedule, training
+from acai_tf import bench, conv_layers, errors, nets, rundir, schedule, training
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
@@ -136,7 +136,7 @@ def test_work_done_flops_of_lines32_models(mode, monkeypatch):
   the critic's backward both critic calls' weights and inputs but their first layer:
   2 x (3E - E1 + 6D + 7C - 2 E1 + 2P) = 360_606_976.
   """
-  monkeypatch.setattr(nets, '_conv_paths', mode)
+  monkeypatch.setattr(conv_layers, '_conv_paths', mode)
   dataset = get_dataset('lines32')
   spec = (tf.TensorSpec([4, 32, 32, 1]), tf.TensorSpec([4], tf.int64))
   expected = {'baseline': 125_074_304, 'dropout': 125_074_304, 'denoising': 152_697_728,
@@ -204,20 +204,20 @@ PATH_CASES = [
 
 
 def test_the_autotuner_chooses_only_among_paths_checked_here():
-  """Every path `nets.layer_path` may pick is one PATH_CASES checks against Keras' layer."""
-  assert {case[-1] for case in PATH_CASES} | {'keras'} == set(nets.LAYER_PATHS)
+  """Every path `conv_layers.layer_path` may pick is one PATH_CASES checks against Keras' layer."""
+  assert {case[-1] for case in PATH_CASES} | {'keras'} == set(conv_layers.LAYER_PATHS)
   for shape, filters, kernel, path in PATH_CASES:
-    assert nets.layer_paths((None, *shape), filters, (kernel, kernel))[-1] == path
+    assert conv_layers.layer_paths((None, *shape), filters, (kernel, kernel))[-1] == path
 
 
 @pytest.mark.parametrize('shape, filters, kernel, path', PATH_CASES)
 def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
   rng = np.random.default_rng(1)
-  fast = nets.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal', conv_path=path)
+  fast = conv_layers.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal', conv_path=path)
   plain = keras.layers.Conv2D(filters, kernel, padding='same')
   x = tf.constant(rng.normal(size=(5, *shape)).astype('float32'))
   fast(x), plain(x)
-  assert path in nets.layer_paths((None, *shape), filters, (kernel, kernel))
+  assert path in conv_layers.layer_paths((None, *shape), filters, (kernel, kernel))
   plain.set_weights(fast.get_weights())
   upstream = tf.constant(rng.normal(size=(5, *shape[:2], filters)).astype('float32'))
   results = []
@@ -235,7 +235,7 @@ def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
 def test_leaky_relu_gradient_from_its_output_equals_keras():
   x = tf.constant([[-2.0, -0.5, 0.0, 0.3, 4.0]])
   grads = []
-  for layer in (nets.LeakyReLU(nets.LEAK), keras.layers.LeakyReLU(nets.LEAK)):
+  for layer in (conv_layers.LeakyReLU(conv_layers.LEAK), keras.layers.LeakyReLU(conv_layers.LEAK)):
     with tf.GradientTape() as tape:
       tape.watch(x)
       y = layer(x)
@@ -249,16 +249,16 @@ def test_leaky_relu_gradient_from_its_output_equals_keras():
 def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradients(
     name, monkeypatch):
   """The whole step: same losses and gradients as the same model built from plain Keras layers."""
-  monkeypatch.setattr(nets, '_conv_paths', 'fast')
+  monkeypatch.setattr(conv_layers, '_conv_paths', 'fast')
   cls = MODELS[name]
   config = cls.config_class(depth=4, latent=4, latent_width=2)  # reaches every fast path
   fast = cls(config)
-  with nets.straightforward():
+  with conv_layers.straightforward():
     plain = cls(config)
   plain.set_weights(fast.get_weights())
   paths = {getattr(l, 'conv_path', 'keras') for l in nets._leaf_layers(fast)}
   assert {'pointwise', 'dense', 'depthwise', 'conv'} <= paths
-  assert not any(isinstance(l, nets.Conv2D) for l in nets._leaf_layers(plain))
+  assert not any(isinstance(l, conv_layers.Conv2D) for l in nets._leaf_layers(plain))
   x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype('float32'))
   seed = tf.constant([3, 7], tf.int64)
   results = []
