@@ -147,3 +147,53 @@ def distribute_batches(strategy, batches, global_batch):
   options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
   return strategy.distribute_datasets_from_function(dataset_fn, options)
 
+
+class ReplicatedTrainLoop:
+  """Mixed into a keras.Model: the train function `fit` calls, fit for every strategy."""
+
+  def set_steps_per_execution(self, steps):
+    """Train steps per call of the compiled train function (re-traced when this changes).
+
+    Each call has a fixed cost (Keras' Python loop, the call into TensorFlow);
+    several steps per call amortise it: docs/performance.md.
+    """
+    if steps != self.steps_per_execution:
+      self.steps_per_execution = steps
+      self.train_function = None
+
+  def make_train_function(self, force=False):
+    """The compiled function `fit` calls: `steps_per_execution` steps, one `strategy.run` each.
+
+    Replaces Keras' version, whose loop over `get_next_as_optional` fails with several
+    replicas and more than one step per execution (keras-team/keras#19246), and which reduces
+    scalar logs along an axis under MultiWorkerMirroredStrategy (keras#20585). Logs (of the
+    execution's last step only) are the mean over replicas of each replica's running mean.
+    """
+    if self.train_function is not None and not force:
+      return self.train_function
+    strategy = self.distribute_strategy
+    step_fn = tf.function(self.train_step, jit_compile=True) if self.jit_compile else self.train_step
+
+    def one_step(iterator):
+      logs = strategy.run(step_fn, args=(next(iterator),))
+      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+    steps = self.steps_per_execution
+
+    @tf.function
+    def train_function(iterator):
+      if steps > 1:  # logs of these steps are not needed: no cross-replica reduction for them
+        for _ in tf.range(steps - 1):
+          strategy.run(step_fn, args=(next(iterator),))
+      return one_step(iterator)
+
+    self.train_function = train_function
+    return train_function
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Nothing to do: every network and optimizer is built in __init__ and compile.
+
+    (Keras' symbolic build averages a batch of (images, labels) across workers, which fails
+    under MultiWorkerMirroredStrategy: keras-team/keras#20329.)
+    """
+    del iterator, data_batch

@@ -14,7 +14,8 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf import nets
+from acai_tf import distribute, nets
+from acai_tf.optimizer import Adam
 from acai_tf.config import IMAGE_SIZE, PRECISIONS, hparam  # noqa: F401 (hparam: every model's config)
 
 
@@ -51,30 +52,6 @@ class AEConfig:
     return dataclasses.asdict(self)
 
 
-class Adam(keras.optimizers.Adam):
-  """keras.optimizers.Adam whose per-variable update is TensorFlow's fused Adam kernel.
-
-  The same update (Kingma & Ba with the bias correction folded into the step
-  size, epsilon outside the square root, as Keras and TF1 compute it) in one
-  `ResourceApplyAdam` op per variable instead of about ten element-wise ops:
-  fewer ops to schedule and fewer passes over the weights each step
-  (docs/performance.md). tests/test_speed.py checks it against Keras' Adam.
-  """
-
-  def update_step(self, gradient, variable, learning_rate):
-    dtype = variable.dtype
-    step = tf.cast(self.iterations + 1, dtype)
-    index = self._get_variable_index(variable)
-    tf.raw_ops.ResourceApplyAdam(
-        var=variable.handle, m=self._momentums[index].value.handle,
-        v=self._velocities[index].value.handle,
-        beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
-        beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
-        lr=tf.cast(learning_rate, dtype), beta1=tf.cast(self.beta_1, dtype),
-        beta2=tf.cast(self.beta_2, dtype), epsilon=tf.cast(self.epsilon, dtype),
-        grad=tf.cast(gradient, dtype))
-
-
 def mse(a, b):
   return tf.reduce_mean(tf.square(a - b))
 
@@ -99,7 +76,7 @@ class StepOutput:
   updates: tuple = ()
 
 
-class AutoEncoder(keras.Model):
+class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
   """Convolutional autoencoder trained by plain reconstruction (MSE).
 
   Subclasses change the training objective only; `encode`, `decode`,
@@ -251,53 +228,6 @@ class AutoEncoder(keras.Model):
     # Keras' own `optimizer` is the AE one (it also drives Keras' learning-rate logs).
     super().compile(optimizer=self.group_optimizers['ae'], jit_compile=jit_compile,
                     steps_per_execution=steps_per_execution)
-
-  def set_steps_per_execution(self, steps):
-    """Train steps per call of the compiled train function (re-traced when this changes).
-
-    Each call has a fixed cost (Keras' Python loop, the call into TensorFlow);
-    several steps per call amortise it: docs/performance.md.
-    """
-    if steps != self.steps_per_execution:
-      self.steps_per_execution = steps
-      self.train_function = None
-
-  def make_train_function(self, force=False):
-    """The compiled function `fit` calls: `steps_per_execution` steps, one `strategy.run` each.
-
-    Replaces Keras' version, whose loop over `get_next_as_optional` fails with several
-    replicas and more than one step per execution (keras-team/keras#19246), and which reduces
-    scalar logs along an axis under MultiWorkerMirroredStrategy (keras#20585). Logs (of the
-    execution's last step only) are the mean over replicas of each replica's running mean.
-    """
-    if self.train_function is not None and not force:
-      return self.train_function
-    strategy = self.distribute_strategy
-    step_fn = tf.function(self.train_step, jit_compile=True) if self.jit_compile else self.train_step
-
-    def one_step(iterator):
-      logs = strategy.run(step_fn, args=(next(iterator),))
-      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
-
-    steps = self.steps_per_execution
-
-    @tf.function
-    def train_function(iterator):
-      if steps > 1:  # logs of these steps are not needed: no cross-replica reduction for them
-        for _ in tf.range(steps - 1):
-          strategy.run(step_fn, args=(next(iterator),))
-      return one_step(iterator)
-
-    self.train_function = train_function
-    return train_function
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    """Nothing to do: every network and optimizer is built in __init__ and compile.
-
-    (Keras' symbolic build averages a batch of (images, labels) across workers, which fails
-    under MultiWorkerMirroredStrategy: keras-team/keras#20329.)
-    """
-    del iterator, data_batch
 
   def steps_done(self):
     """Training steps taken so far (a Python int, under any distribution strategy)."""
