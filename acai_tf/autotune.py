@@ -32,9 +32,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-
-from acai_tf.config import IMAGE_SIZE
 
 ONEDNN = ('auto', 'on', 'off')
 VECTOR_FLAGS = ('avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16',
@@ -219,37 +216,6 @@ def probe(setting):
     return None
 
 
-def _probe_step(batch=64):
-  """Times an autoencoder training step (encoder + decoder of appendix B on lines32)."""
-  from acai_tf import quiet  # noqa: PLC0415
-  quiet.import_tensorflow()
-  import keras  # noqa: PLC0415
-  import tensorflow as tf  # noqa: PLC0415
-
-  from acai_tf import conv_layers, nets  # noqa: PLC0415
-  conv_layers.set_conv_paths('fast')  # both settings with the same layers; per-layer tuning comes later
-  encoder = nets.encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16)
-  decoder = nets.decoder((2, 2, 16), scales=4, depth=16, colors=1)
-  weights = encoder.trainable_variables + decoder.trainable_variables
-  optimizer = keras.optimizers.Adam(1e-4)
-  x = tf.random.stateless_uniform((batch, IMAGE_SIZE, IMAGE_SIZE, 1), (1, 2), -1, 1)
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.square(decoder(encoder(x)) - x))
-    optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-    return loss
-
-  for _ in range(3):
-    step().numpy()
-  steps, start = 0, time.perf_counter()
-  while time.perf_counter() - start < PROBE_SECONDS:
-    step().numpy()
-    steps += 1
-  return steps * batch / (time.perf_counter() - start)
-
-
 def fastest(signature, candidates, seconds):
   """The fastest of `candidates` for one layer `signature` (a string), cached per machine.
 
@@ -299,8 +265,11 @@ def summary():
 
 
 def main():
-  if '--probe' in sys.argv:
-    print(json.dumps({'img_s': round(_probe_step(), 1)}))
+  if '--probe' in sys.argv:  # in a child process of `probe`, with its TF_ENABLE_ONEDNN_OPTS
+    from acai_tf import quiet  # noqa: PLC0415
+    quiet.import_tensorflow()
+    from acai_tf import nets  # noqa: PLC0415
+    print(json.dumps({'img_s': round(nets.training_step_rate(PROBE_SECONDS), 1)}))
     return
   if '--retune' in sys.argv:
     with _locked():
