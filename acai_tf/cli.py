@@ -115,6 +115,17 @@ def model_config_from_flags(model, dataset, data_dir=None):
   return training.model_config(model, dataset, data_dir, **given)
 
 
+def define_dataset_flags(verb):
+  """--dataset, --data_dir and --any_dataset of the programs that score an export on data."""
+  module = _caller_module()
+  flags.DEFINE_string('dataset', None, f'Dataset to {verb} (default: the one the export trained '
+                      'on).', module_name=module)
+  flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).',
+                      module_name=module)
+  flags.DEFINE_bool('any_dataset', False, "Allow --dataset to differ from the export's training "
+                    'set (same image shape).', module_name=module)
+
+
 def config_from_flags(config_class, skip=(), **values):
   """`config_class` made from its flags (and `values`); a bad value raises UsageError."""
   given = {f.name: FLAGS[f.name].value for f in dataclasses.fields(config_class)

@@ -16,10 +16,7 @@ from acai_tf.metrics.representation import cluster_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export).')
-flags.DEFINE_string('dataset', None, 'Dataset (default: the one the export trained on).')
-flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).')
-flags.DEFINE_bool('any_dataset', False, 'Allow --dataset to differ from the export\'s training set '
-                  '(same image shape).')
+cli.define_dataset_flags('cluster')
 flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).')
 flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
 flags.DEFINE_integer('seed', 0, 'K-means random_state.')

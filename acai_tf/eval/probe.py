@@ -21,10 +21,7 @@ from acai_tf.metrics.representation import probe_accuracy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export); not needed with --pixels.')
-flags.DEFINE_string('dataset', None, 'Dataset to probe on (default: the one the export trained on).')
-flags.DEFINE_string('data_dir', None, 'TFRecord folder (default: $ACAI_DATA, else ./data).')
-flags.DEFINE_bool('any_dataset', False, 'Allow --dataset to differ from the export\'s training set '
-                  '(same image shape).')
+cli.define_dataset_flags('probe on')
 flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
 flags.DEFINE_integer('train_limit', 60000, 'Use the first this many training images.')
 flags.DEFINE_integer('max_iter', 1000, 'L-BFGS iterations of the logistic regression.')
