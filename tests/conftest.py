@@ -1,18 +1,12 @@
 """Test set-up: quiet TF logs, and two logical CPUs so MirroredStrategy can be tested."""
 
-import gzip
-import io
 import os
-import pickle
 import subprocess
 import sys
-import tarfile
 import types
-import zipfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -42,17 +36,6 @@ def mirrored():
   return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.join(REPO, '..', 'shared', 'data')
-
-
-def run_module(*args, cwd=None, timeout=600):
-  """Runs `python -m <args>` in a fresh process; returns the CompletedProcess."""
-  env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'}
-  return subprocess.run([sys.executable, '-m', *args], cwd=cwd or REPO, env=env,
-                        capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture
 def tiny_train_args(tmp_path):
   """Flags of a training run that takes seconds: depth 4, batch 8, 16-step reports."""
@@ -60,92 +43,11 @@ def tiny_train_args(tmp_path):
           '--report_kimg=0.125', '--total_kimg=0.25', '--eval_pairs=8', '--progress_seconds=1']
 
 
-# ---- Tiny official raw files, for data_prep -------------------------------------------------
-
-def write_idx(path, array, magic):
-  """A gzipped idx-ubyte file (MNIST's format) holding `array`."""
-  header = magic.to_bytes(4, 'big') + b''.join(d.to_bytes(4, 'big') for d in array.shape)
-  with gzip.open(path, 'wb') as f:
-    f.write(header + array.astype(np.uint8).tobytes())
-
-
-def make_mnist(folder, train=12, test=5, rng=None):
-  """The four MNIST idx files; returns {split: (images [N, 28, 28], labels [N])}."""
-  rng = rng or np.random.default_rng(0)
-  os.makedirs(folder, exist_ok=True)
-  data = {}
-  for split, n, (images, labels) in (('train', train, ('train-images-idx3-ubyte.gz',
-                                                       'train-labels-idx1-ubyte.gz')),
-                                     ('test', test, ('t10k-images-idx3-ubyte.gz',
-                                                     't10k-labels-idx1-ubyte.gz'))):
-    x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-    y = np.arange(n) % 10
-    write_idx(os.path.join(folder, images), x, 2051)
-    write_idx(os.path.join(folder, labels), y, 2049)
-    data[split] = (x, y)
-  return data
-
-
-def make_svhn(folder, rng=None):
-  from scipy.io import savemat
-  rng = rng or np.random.default_rng(0)
-  os.makedirs(folder, exist_ok=True)
-  for split, n in (('train', 6), ('test', 4), ('extra', 3)):
-    x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
-    savemat(os.path.join(folder, f'{split}_32x32.mat'),
-            {'X': x, 'y': (np.arange(n) % 10 + 1).reshape(-1, 1)})
-
-
-def write_tar(path, members):
-  """A .tar.gz holding {member name: bytes}."""
-  with tarfile.open(path, 'w:gz') as tar:
-    for name, raw in members.items():
-      info = tarfile.TarInfo(name)
-      info.size = len(raw)
-      tar.addfile(info, io.BytesIO(raw))
-
-
-def make_cifar(folder, rng=None, dumps=pickle.dumps):
-  """cifar-10-python.tar.gz with 5 x 2 train and 3 test images; returns {batch: dict}.
-
-  `dumps` pickles each batch (a dict with bytes keys, as the official batches load with
-  encoding='bytes').
-  """
-  rng = rng or np.random.default_rng(0)
-  os.makedirs(folder, exist_ok=True)
-  batches = {}
-  for name, n in [(f'data_batch_{i}', 2) for i in range(1, 6)] + [('test_batch', 3)]:
-    batches[name] = {b'batch_label': f'{name} of 6'.encode(),
-                     b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                     b'labels': list(range(n)),
-                     b'filenames': [f'image_{i}.png'.encode() for i in range(n)]}
-  write_tar(os.path.join(folder, 'cifar-10-python.tar.gz'),
-            {f'cifar-10-batches-py/{name}': dumps(batch) for name, batch in batches.items()})
-  return batches
-
-
-def make_celeba(folder, n=3, rng=None):
-  rng = rng or np.random.default_rng(0)
-  os.makedirs(folder, exist_ok=True)
-  with zipfile.ZipFile(os.path.join(folder, 'img_align_celeba.zip'), 'w') as z:
-    for i in range(n):
-      image = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
-      z.writestr(f'img_align_celeba/{i:06d}.jpg', tf.io.encode_jpeg(image).numpy())
-
-
-def read_records(path):
-  """[(image uint8 [H, W, C], label)] of a TFRecord written by data_prep."""
-  out = []
-  for record in tf.data.TFRecordDataset(str(path)):
-    example = tf.io.parse_single_example(record, {'image': tf.io.FixedLenFeature([], tf.string),
-                                                  'label': tf.io.FixedLenFeature([], tf.int64)})
-    out.append((tf.io.decode_image(example['image']).numpy(), int(example['label'])))
-  return out
-
-
 @pytest.fixture
 def raw_files():
   """Writers of tiny official raw files (idx, mat, cifar tarball, celeba zip) and a reader of
   the TFRecords data_prep writes."""
-  return types.SimpleNamespace(idx=write_idx, mnist=make_mnist, svhn=make_svhn, tar=write_tar,
-                               cifar=make_cifar, celeba=make_celeba, records=read_records)
+  import raw_files as files  # noqa: PLC0415
+  return types.SimpleNamespace(idx=files.write_idx, mnist=files.make_mnist, svhn=files.make_svhn,
+                               tar=files.write_tar, cifar=files.make_cifar,
+                               celeba=files.make_celeba, records=files.read_records)

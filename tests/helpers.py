@@ -1,4 +1,4 @@
-"""Tiny training runs for tests: seconds each, on lines32."""
+"""What tests share: running programs, tiny models and batches, tiny training runs on lines32."""
 
 import glob
 import os
@@ -7,12 +7,17 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from acai_tf import rundir, training
+from acai_tf.models import get_model_class
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The official MNIST files (or the 10,000-digit subset in their format), if you have them:
+# tests that need real digits read them from here and are skipped (saying so) without.
+MNIST_DIR = os.environ.get('ACAI_MNIST_DIR')
 TINY_MODEL = {'depth': 4, 'latent': 4}
 TINY_FLAGS = ['--dataset=lines32', '--depth=4', '--latent=4', '--batch=8', '--report_kimg=0.125',
               '--eval_pairs=8', '--progress_seconds=1']
@@ -79,3 +84,38 @@ def stop(proc, number=signal.SIGTERM, timeout=120):
 
 def all_finite(values):
   return all(np.isfinite(v).all() for v in values.values() if np.asarray(v).dtype.kind == 'f')
+
+
+def run_module(*args, cwd=None, timeout=600):
+  """Runs `python -m <args>` in a fresh process; returns the CompletedProcess."""
+  env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'}
+  return subprocess.run([sys.executable, '-m', *args], cwd=cwd or REPO, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+# Small settings so every model trains in seconds; AdvAI starts in its autoencoder phase.
+# The VAE encodes to its mean here, so exports and resumed models can be compared exactly.
+SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8}, 'advai': {'int_width': 32, 'train_int_kimg': 0}}
+
+
+def make(name, **overrides):
+  cls = get_model_class(name)
+  config = cls.config_class(**{'depth': 4, 'latent': 4, 'latent_width': 4,
+                               **SMALL.get(name, {}), **overrides})
+  keras.utils.set_random_seed(0)
+  return cls(config, image_shape=(32, 32, 1), nclass=10, seed=3)
+
+
+def batch(n=8, seed=0):
+  from acai_tf.line_renderer import random_lines
+  images, labels, _ = random_lines(np.random.default_rng(seed), n)
+  return tf.constant(images), tf.constant(labels)
+
+
+def weights(variables):
+  return [np.array(v) for v in variables]
+
+
+def fit_steps(model, data, steps):
+  dataset = tf.data.Dataset.from_tensors(data).repeat()
+  return model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history

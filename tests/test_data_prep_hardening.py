@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_module
+from helpers import run_module
 from data_prep import build as builder
 
 

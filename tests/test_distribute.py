@@ -13,8 +13,7 @@ import tensorflow as tf
 
 from acai_tf import distribute, errors, rundir
 from acai_tf.data import get_dataset
-from conftest import REPO
-from helpers import (TINY_FLAGS, checkpoint_values, first_report, only_run_dir, start_train,
+from helpers import (REPO, TINY_FLAGS, checkpoint_values, first_report, only_run_dir, start_train,
                      tiny_train, wait_for)
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from acai_tf import report
 from acai_tf.metrics import representation as rep
-from conftest import REPO, run_module
-from conftest import make_mnist
+from helpers import REPO, run_module
+from raw_files import make_mnist
 
 
 def test_matched_accuracy_golden():

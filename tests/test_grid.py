@@ -20,7 +20,7 @@ import time
 import pytest
 
 from acai_tf import grid
-from conftest import REPO
+from helpers import REPO
 
 TINY_TRAIN = ['--depth=4', '--latent=4', '--batch=8', '--eval_pairs=8', '--progress_seconds=1']
 PAPER_MODELS = ('baseline', 'dropout', 'denoising', 'vae', 'aae', 'vqvae', 'acai')

@@ -14,10 +14,10 @@ import pytest
 import tensorflow as tf
 
 from acai_tf import cli, errors, rundir, schedule, training
-from acai_tf.eval import common
-from conftest import run_module
+from acai_tf import export
+from acai_tf.data import labelled_splits
 from helpers import (TINY_FLAGS, all_finite, checkpoint_values, first_report, only_run_dir,
-                     start_train, stop, tiny_config, tiny_train, wait_for)
+                     run_module, start_train, stop, tiny_config, tiny_train, wait_for)
 
 
 @pytest.mark.slow
@@ -224,13 +224,13 @@ def test_eval_programs_refuse_bad_inputs_in_one_line(tmp_path):
                            'trained run.\n'
   meta = {'dataset': 'lines32', 'image_shape': [32, 32, 1]}
   with pytest.raises(errors.UsageError, match=r'shape \(32, 32, 1\).*svhn32 has \(32, 32, 3\)'):
-    common.check_dataset(meta, 'svhn32')
+    export.check_dataset(meta, 'svhn32')
   with pytest.raises(errors.UsageError, match='trained on lines32, not mnist32'):
-    common.check_dataset(meta, 'mnist32')
-  common.check_dataset(meta, 'mnist32', any_dataset=True)
+    export.check_dataset(meta, 'mnist32')
+  export.check_dataset(meta, 'mnist32', any_dataset=True)
   for limit in (0, -5):
     with pytest.raises(errors.UsageError, match=f'train_limit={limit}'):
-      common.labelled_splits('lines32', None, limit)
+      labelled_splits('lines32', None, limit)
 
 
 def test_batch_larger_than_the_training_set_is_refused_early(tmp_path, monkeypatch):

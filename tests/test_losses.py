@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from acai_tf.models import advai, vqvae
-from test_models import batch, fit_steps, make, weights
+from helpers import batch, fit_steps, make, weights
 
 
 def test_vae_encodes_to_a_posterior_sample_by_default():

@@ -8,39 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf.models import MODELS, AutoEncoder, get_model_class
+from acai_tf.models import MODELS, AutoEncoder
 from acai_tf.models.acai import ACAI, ACAIConfig
 from acai_tf.models.base import scales
+from helpers import batch, fit_steps, make, weights
 
 ALL = sorted(MODELS)
-
-
-# Small settings so every model trains in seconds; AdvAI starts in its autoencoder phase.
-# The VAE encodes to its mean here, so exports and resumed models can be compared exactly.
-SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8}, 'advai': {'int_width': 32, 'train_int_kimg': 0}}
-
-
-def make(name, **overrides):
-  cls = get_model_class(name)
-  config = cls.config_class(**{'depth': 4, 'latent': 4, 'latent_width': 4,
-                               **SMALL.get(name, {}), **overrides})
-  keras.utils.set_random_seed(0)
-  return cls(config, image_shape=(32, 32, 1), nclass=10, seed=3)
-
-
-def batch(n=8, seed=0):
-  from acai_tf.line_renderer import random_lines
-  images, labels, _ = random_lines(np.random.default_rng(seed), n)
-  return tf.constant(images), tf.constant(labels)
-
-
-def weights(variables):
-  return [np.array(v) for v in variables]
-
-
-def fit_steps(model, data, steps):
-  dataset = tf.data.Dataset.from_tensors(data).repeat()
-  return model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history
 
 
 @pytest.mark.parametrize('name', ALL)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO
+from helpers import REPO
 
 NOTEBOOKS = sorted(n for n in os.listdir(os.path.join(REPO, 'notebooks')) if n.endswith('.ipynb'))
 

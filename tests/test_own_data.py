@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from acai_tf import report, training
 from acai_tf.data import MissingDataError, get_dataset
-from conftest import run_module
+from helpers import run_module
 from data_prep import build, own
 
 SHAPES = ('circle', 'square', 'triangle')

@@ -16,7 +16,7 @@ from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
 from acai_tf.optimizer import Adam
-from conftest import run_module
+from helpers import run_module
 
 TINY = dict(depth=4, latent=4, latent_width=4)
 

@@ -15,8 +15,7 @@ import pytest
 from acai_tf import rundir, schedule, training
 from acai_tf.models.acai import ACAIConfig
 from acai_tf.models.base import AEConfig
-from conftest import run_module
-from helpers import first_report, start_train, wait_for
+from helpers import first_report, run_module, start_train, wait_for
 
 
 def only_run_dir(train_dir):
