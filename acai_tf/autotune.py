@@ -260,7 +260,8 @@ def summary():
   layers = [v for k, v in _decisions.items() if k != 'onednn']
   if layers:
     counts = {path: layers.count(path) for path in sorted(set(layers))}
-    parts.append('layer paths timed on this machine: ' + ', '.join(f'{p} x{n}' for p, n in counts.items()))
+    timed = ', '.join(f'{p} x{n}' for p, n in counts.items())
+    parts.append(f'layer paths timed on this machine: {timed}')
   return '; '.join(parts)
 
 

@@ -72,7 +72,8 @@ def define_training_flags():
   flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
                        '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).',
                        module_name=module)
-  flags.DEFINE_enum('conv_paths', 'auto', conv_layers.CONV_PATHS, 'Convolution layers: plain (Keras '
+  flags.DEFINE_enum('conv_paths', 'auto', conv_layers.CONV_PATHS, 'Convolution layers: plain '
+                    '(Keras '
                     'layers), fast (every CPU rewrite that fits), auto: per layer shape, the '
                     'faster of the two as timed on this CPU (cached; plain when a GPU or TPU is '
                     'visible). The same maths either way.', module_name=module)

@@ -14,7 +14,8 @@ DATA_ENV = 'ACAI_DATA'  # where TFRecords are, unless --data_dir says
 
 
 def default_data_dir():
-  """Where data_prep writes TFRecords and datasets read them unless told: $ACAI_DATA, else ./data."""
+  """Where data_prep writes TFRecords and datasets read them, unless told: $ACAI_DATA, else
+  ./data."""
   return os.environ.get(DATA_ENV, './data')
 
 
@@ -89,12 +90,14 @@ class TrainConfig:
              f'shuffle={self.shuffle!r}; choose one of: {", ".join(SHUFFLES)}.')
     _require(self.strategy in STRATEGIES,
              f'strategy={self.strategy!r}; choose one of: {", ".join(STRATEGIES)}.')
-    _require(self.xla in (None, True, False), f'xla={self.xla!r}; choose None (auto), True or False.')
+    _require(self.xla in (None, True, False),
+             f'xla={self.xla!r}; choose None (auto), True or False.')
     _require(self.precision in PRECISIONS,
              f'precision={self.precision!r}; choose one of: {", ".join(PRECISIONS)}.')
     _require(1 <= self.steps_per_execution <= 10000,
              f'steps_per_execution={self.steps_per_execution} must be in [1, 10000].')
-    _require(1 <= self.eval_pairs <= 100000, f'eval_pairs={self.eval_pairs} must be in [1, 100000].')
+    _require(1 <= self.eval_pairs <= 100000,
+             f'eval_pairs={self.eval_pairs} must be in [1, 100000].')
     for name in ('checkpoint_minutes', 'progress_seconds'):
       value = getattr(self, name)
       _require(math.isfinite(value) and value > 0, f'{name}={value} must be positive.')

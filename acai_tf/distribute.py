@@ -172,11 +172,13 @@ class ReplicatedTrainLoop:
     if self.train_function is not None and not force:
       return self.train_function
     strategy = self.distribute_strategy
-    step_fn = tf.function(self.train_step, jit_compile=True) if self.jit_compile else self.train_step
+    step_fn = (tf.function(self.train_step, jit_compile=True) if self.jit_compile
+               else self.train_step)
 
     def one_step(iterator):
       logs = strategy.run(step_fn, args=(next(iterator),))
-      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+              for k, v in logs.items()}
 
     steps = self.steps_per_execution
 

@@ -225,7 +225,8 @@ def define_flags():
   flags.DEFINE_enum('stage', 'all', [*STAGES, 'all'], 'Which jobs: data preparation, training, '
                     'evaluation, the report, or all four in that order.')
   flags.DEFINE_list('models', ','.join(PAPER_MODELS), 'Models of the grid (listed in registry '
-                    f'order; {", ".join(sorted(set(MODELS) - set(PAPER_MODELS)))} only when named).')
+                    f'order; {", ".join(sorted(set(MODELS) - set(PAPER_MODELS)))} only when '
+                    'named).')
   flags.DEFINE_list('datasets', ','.join(LATENTS), 'Datasets of the grid (listed in this order).')
   flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
   flags.DEFINE_string('data_dir', default_data_dir(),
@@ -258,7 +259,8 @@ def _seeds(texts):
   try:
     return tuple(int(t) for t in texts)
   except ValueError:
-    raise UsageError(f'--seeds={",".join(texts)}: give whole numbers, e.g. --seeds=0,1,2.') from None
+    raise UsageError(f'--seeds={",".join(texts)}: give whole numbers, e.g. --seeds=0,1,2.'
+                     ) from None
 
 
 def main(argv):

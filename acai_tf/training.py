@@ -260,7 +260,8 @@ def _train(run, signals, log):
   log(('resuming at' if step else 'starting at') + f' step {step} (kimg {config.kimg(step):.1f});'
       f' training to step {total} (kimg {config.kimg(total):.1f}), reporting every {every} steps')
   reporter = Reporter(run, every, total, config.checkpoint_minutes, signals, log)
-  callbacks = [reporter] + ([Progress(run, total, config.progress_seconds, log)] if run.chief else [])
+  progress = [Progress(run, total, config.progress_seconds, log)] if run.chief else []
+  callbacks = [reporter] + progress
   for epochs, steps in segments(step, total, every, model.phase_boundaries(config.batch)):
     if distribute.agree(run.strategy, signals.requested):
       reporter.stopped = True

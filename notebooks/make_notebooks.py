@@ -105,7 +105,8 @@ def interpolations():
       new_code_cell(params("DATASET = 'lines32'      # or mnist32, svhn32, celeba32, cifar10\n"
                            "MODELS = ['baseline', 'vae', 'acai']  # all: list(MODELS)")),
       new_code_cell(SETUP + '\nfrom acai_tf.data import get_dataset\n'
-                    'from acai_tf.export import load, numpy_endpoint as batched\n\n' + TRAIN_HELPER),
+                    'from acai_tf.export import load, numpy_endpoint as batched\n\n'
+                    + TRAIN_HELPER),
       new_code_cell("runs = {model: train(model, DATASET) for model in MODELS}\n"
                     "pool = get_dataset(DATASET, DATA_DIR).eval_pool()"),
       new_code_cell(

@@ -80,7 +80,8 @@ def main():
   busy = sum(times.values())
   print(f'{args.model} on {args.dataset}, batch {args.batch}, {args.steps} steps in {wall:.2f} s '
         f'({args.steps * args.batch / wall:.0f} img/s under the profiler); {autotune.summary()}')
-  print(f'CPU: {autotune.cpu_line()}; TF_ENABLE_ONEDNN_OPTS={os.environ.get("TF_ENABLE_ONEDNN_OPTS")}'
+  print(f'CPU: {autotune.cpu_line()}; '
+        f'TF_ENABLE_ONEDNN_OPTS={os.environ.get("TF_ENABLE_ONEDNN_OPTS")}'
         f', ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "(all)")}')
   print(f'op self time summed over threads: {busy:.2f} s ({busy / wall:.2f} x wall)\n')
   print('| op type | ms per step | share |')

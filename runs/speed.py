@@ -96,7 +96,8 @@ def main():
 
   acai = median('acai', 'end_to_end_img_s')
   print(f'\nMedians over {args.rounds} alternating rounds (lines32, batch 64, float32, conv paths '
-        f'{runs["acai"][0]["conv_paths"]}) on {autotune.cpu_line()}; {runs["acai"][0]["kernels"]}:\n')
+        f'{runs["acai"][0]["conv_paths"]}) on {autotune.cpu_line()}; '
+        f'{runs["acai"][0]["kernels"]}:\n')
   print('| model | end to end img/s | train step img/s | GFLOP/s end to end: work done '
         '(nominal) | MFLOP/img: work done (nominal) | vs ACAI | peak RSS MB |')
   print('| --- | --- | --- | --- | --- | --- | --- |')

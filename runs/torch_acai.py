@@ -70,7 +70,8 @@ def conv_macs(net, shape):
     nonlocal total
     if isinstance(module, nn.Conv2d):
       kh, kw = module.kernel_size
-      total += output.shape[2] * output.shape[3] * kh * kw * module.in_channels * module.out_channels
+      pixels = output.shape[2] * output.shape[3]
+      total += pixels * kh * kw * module.in_channels * module.out_channels
     elif isinstance(module, nn.Linear):
       total += module.in_features * module.out_features
 
@@ -167,7 +168,8 @@ def main():
   print(f'  train step  {img_s:8.1f} img/s  ({gflops:6.1f} GFLOP/s), peak RSS {rss:.0f} MB')
   print(json.dumps({'framework': 'torch', 'torch': torch.__version__, 'batch': args.batch,
                     'channels_last': args.channels_last, 'train_step_img_s': round(img_s, 1),
-                    'gflops': round(gflops, 2), 'mflop_per_image': round(step.flops_per_image / 1e6, 1),
+                    'gflops': round(gflops, 2),
+                    'mflop_per_image': round(step.flops_per_image / 1e6, 1),
                     'peak_rss_mb': round(rss), 'cpu': autotune.cpu_line(),
                     'aten_cpu_capability': torch.backends.cpu.get_cpu_capability()}), flush=True)
 

@@ -95,7 +95,8 @@ def run_module(*args, cwd=None, timeout=600):
 
 # Small settings so every model trains in seconds; AdvAI starts in its autoencoder phase.
 # The VAE encodes to its mean here, so exports and resumed models can be compared exactly.
-SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8}, 'advai': {'int_width': 32, 'train_int_kimg': 0}}
+SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8},
+         'advai': {'int_width': 32, 'train_int_kimg': 0}}
 
 
 def make(name, **overrides):

@@ -185,7 +185,8 @@ def test_storage_failures_are_one_line_with_the_fix(tmp_path, monkeypatch):
   assert result.returncode == errors.EXIT_IO
   assert result.stderr.startswith('error: cannot write to ') and result.stderr.count('\n') == 1
 
-  monkeypatch.setattr(shutil, 'disk_usage', lambda path: shutil._ntuple_diskusage(3 << 20, 3 << 20, 100))
+  monkeypatch.setattr(shutil, 'disk_usage',
+                      lambda path: shutil._ntuple_diskusage(3 << 20, 3 << 20, 100))
   with pytest.raises(errors.StorageError, match='MB free; a checkpoint and an export'):
     training.train('acai', training.model_config('acai', 'lines32'),
                    tiny_config(tmp_path / 'full'), log=lambda line: None)

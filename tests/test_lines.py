@@ -117,7 +117,8 @@ class TestMetrics:
   def test_pixel_crossfade_scores_poorly(self):
     start, end, t = self._paths()
     a, b = draw_lines(start), draw_lines(end)
-    fade = a[:, None] * (1 - t)[None, :, None, None, None] + b[:, None] * t[None, :, None, None, None]
+    t = t[None, :, None, None, None]
+    fade = a[:, None] * (1 - t) + b[:, None] * t
     result = metrics.line_eval(fade)
     assert result['mean_distance'] > 1e-3
     assert result['mean_smoothness'] > 0.5

@@ -213,7 +213,8 @@ def test_the_autotuner_chooses_only_among_paths_checked_here():
 @pytest.mark.parametrize('shape, filters, kernel, path', PATH_CASES)
 def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
   rng = np.random.default_rng(1)
-  fast = conv_layers.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal', conv_path=path)
+  fast = conv_layers.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal',
+                            conv_path=path)
   plain = keras.layers.Conv2D(filters, kernel, padding='same')
   x = tf.constant(rng.normal(size=(5, *shape)).astype('float32'))
   fast(x), plain(x)

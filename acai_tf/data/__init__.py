@@ -18,7 +18,8 @@ __all__ = ['DATASETS', 'Dataset', 'Lines32', 'MissingDataError', 'RecordDataset'
 
 DATASETS = {
     'lines32': lambda data_dir=None: Lines32(),
-    **{name: functools.partial(RecordDataset, name, **spec) for name, spec in REAL_DATASETS.items()},
+    **{name: functools.partial(RecordDataset, name, **spec)
+       for name, spec in REAL_DATASETS.items()},
 }
 
 

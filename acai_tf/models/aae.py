@@ -24,7 +24,8 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 @dataclasses.dataclass(frozen=True)
 class AAEConfig(AEConfig):
   adversary_lr: float = hparam(1e-4, 'Adam learning rate of the latent discriminator.')
-  disc_layer_sizes: str = hparam('100,100', 'Hidden widths of the discriminator MLP, comma-separated.')
+  disc_layer_sizes: str = hparam('100,100', 'Hidden widths of the discriminator MLP, '
+                                 'comma-separated.')
 
   def __post_init__(self):
     super().__post_init__()
