@@ -28,7 +28,8 @@ setup(
     extras_require={
         'notebooks': ['matplotlib>=3.8,<4', 'ipykernel>=6.29,<8'],
         # nbclient/nbformat pinned: CI executes the notebooks with them.
-        'test': ['pytest>=8', 'ruff==0.17.6', 'matplotlib>=3.8,<4', 'ipykernel>=6.29,<8', 'nbclient==0.11.0',
+        'test': ['pytest>=8', 'ruff==0.17.6', 'matplotlib>=3.8,<4', 'ipykernel>=6.29,<8',
+                 'nbclient==0.11.0',
                  'nbformat==5.11.1'],
     },
 )
