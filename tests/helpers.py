@@ -1,6 +1,9 @@
 """What tests share: running programs, tiny models and batches, tiny training runs on lines32."""
 
+import contextlib
 import glob
+import importlib
+import io
 import os
 import signal
 import subprocess
@@ -84,6 +87,34 @@ def stop(proc, number=signal.SIGTERM, timeout=120):
 
 def all_finite(values):
   return all(np.isfinite(v).all() for v in values.values() if np.asarray(v).dtype.kind == 'f')
+
+
+def run_program(module_name, *args):
+  """Runs a program as `python -m module_name args` would, inside this process (no start-up
+  cost): (exit code, what it wrote to stderr)."""
+  from absl import flags  # noqa: PLC0415
+
+  from acai_tf import cli  # noqa: PLC0415
+  module = importlib.import_module(module_name)
+  flags.FLAGS.unparse_flags()
+  stderr, argv = io.StringIO(), [module_name, *args]
+  with contextlib.redirect_stderr(stderr), _replaced(sys, 'argv', argv):
+    try:
+      cli.run(module.main)
+      code = 0
+    except SystemExit as e:
+      code = e.code or 0
+  return code, stderr.getvalue()
+
+
+@contextlib.contextmanager
+def _replaced(owner, name, value):
+  saved = getattr(owner, name)
+  setattr(owner, name, value)
+  try:
+    yield
+  finally:
+    setattr(owner, name, saved)
 
 
 def run_module(*args, cwd=None, timeout=600):

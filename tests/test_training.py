@@ -15,7 +15,7 @@ import pytest
 from acai_tf import rundir, schedule, training
 from acai_tf.models.acai import ACAIConfig
 from acai_tf.models.base import AEConfig
-from helpers import first_report, run_module, start_train, wait_for
+from helpers import first_report, run_module, run_program, start_train, wait_for
 
 
 def only_run_dir(train_dir):
@@ -58,12 +58,12 @@ def test_run_name_and_config_checks(tmp_path):
     (['--total_kimg=0'], 'total_kimg=0 must be positive'),
 ])
 def test_cli_rejects_bad_input(tmp_path, args, message):
-  result = run_module('acai_tf.train', f'--train_dir={tmp_path}', *args)
-  assert result.returncode == 2  # a bad flag value (absl) and a bad setting (ours) alike
-  assert result.stderr.startswith('error: ') and result.stderr.count('\n') == 1
-  assert message in result.stderr
+  code, stderr = run_program('acai_tf.train', f'--train_dir={tmp_path}', *args)
+  assert code == 2  # a bad flag value (absl) and a bad setting (ours) alike
+  assert stderr.startswith('error: ') and stderr.count('\n') == 1
+  assert message in stderr
   if 'nope' in args[0]:
-    assert 'acai' in result.stderr and 'baseline' in result.stderr  # lists the choices
+    assert 'acai' in stderr and 'baseline' in stderr  # lists the choices
   assert not os.listdir(tmp_path)
 
 
