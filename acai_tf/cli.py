@@ -64,6 +64,8 @@ def define_training_flags():
   from acai_tf import autotune, conv_layers  # noqa: PLC0415 - TensorFlow: after the quiet import
   from acai_tf.config import TrainConfig  # noqa: PLC0415
   from acai_tf.models import MODELS  # noqa: PLC0415
+  if 'model' in FLAGS:  # defined already (by another program's module in this process)
+    return
   module = _caller_module()
   flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.', module_name=module)
   define_config_flags(TrainConfig, module=module)

@@ -355,6 +355,7 @@ def test_output_folder_that_is_a_file(tmp_path, raw_files):
   assert_one_error_line(build_cli(tmp_path, 'mnist'), '--data_dir', str(tmp_path / 'out'))
 
 
+@pytest.mark.slow
 def test_missing_dataset_flag_and_tilde_folders(tmp_path, raw_files, monkeypatch):
   assert_one_error_line(run_module('data_prep.build', f'--data_dir={tmp_path}'), '--dataset')
   raw_files.mnist(tmp_path / 'raw')

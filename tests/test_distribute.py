@@ -108,6 +108,7 @@ def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path):
   assert not glob.glob(os.path.join(str(tmp_path), 'workers', '**', '*worker*'), recursive=True)
 
 
+@pytest.mark.slow
 def test_launcher_passes_on_a_failure_and_multi_worker_needs_a_cluster(tmp_path):
   failed = subprocess.run(
       [sys.executable, '-m', 'acai_tf.launch', '--workers=2', '--', f'--train_dir={tmp_path}',

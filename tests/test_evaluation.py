@@ -77,6 +77,7 @@ def test_report_on_synthetic_runs(tmp_path):
   assert '91.50 [32 kimg, n=1] (93.94)' in text and '55.25 [32 kimg, n=1] (53.7)' in text
 
 
+@pytest.mark.slow
 def test_runs_scripts_cover_the_paper_grid():
   env = {**os.environ, 'DRY_RUN': '1', 'TRAIN_DIR': 'T', 'TOTAL_KIMG': '7'}
   lines = subprocess.run(['bash', 'runs/acai.sh'], cwd=REPO, env=env, capture_output=True,

@@ -168,6 +168,7 @@ def test_damaged_run_files_do_not_block_a_resume(tmp_path):
   assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32, 48, 64]
 
 
+@pytest.mark.slow
 def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
   run = tiny_train(tmp_path)
   for data in glob.glob(run.path('checkpoints', 'ckpt-*.data-*')):
@@ -178,6 +179,7 @@ def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
   assert [r['step'] for r in rundir.read_metrics(run.dir)] == [16, 32]
 
 
+@pytest.mark.slow
 def test_storage_failures_are_one_line_with_the_fix(tmp_path, monkeypatch):
   a_file = tmp_path / 'file'
   a_file.write_text('x')
@@ -218,6 +220,7 @@ def test_values_are_checked_before_anything_is_written(tmp_path):
   assert not os.path.exists(tmp_path / 'runs')
 
 
+@pytest.mark.slow
 def test_eval_programs_refuse_bad_inputs_in_one_line(tmp_path):
   missing = run_module('acai_tf.eval.probe', f'--export={tmp_path}/nope')
   assert missing.returncode == errors.EXIT_USAGE

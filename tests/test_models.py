@@ -13,7 +13,9 @@ from acai_tf.models.acai import ACAI, ACAIConfig
 from acai_tf.models.base import scales
 from helpers import batch, fit_steps, make, weights
 
-ALL = sorted(MODELS)
+# AdvAI's many networks make it the slowest: its conformance runs with the slow tests.
+ALL = [pytest.param(name, marks=pytest.mark.slow) if name == 'advai' else name
+       for name in sorted(MODELS)]
 
 
 @pytest.mark.parametrize('name', ALL)
@@ -183,6 +185,7 @@ def test_mirrored_strategy_matches_single_device(mirrored):
     np.testing.assert_allclose(a, b, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_acai_trains_under_mirrored_strategy(mirrored):
   with mirrored.scope():
     model = make('acai')

@@ -157,6 +157,7 @@ def test_an_unknown_tfds_name_says_how_to_find_names():
     own.read_tfds('no_such_dataset_of_images')
 
 
+@pytest.mark.slow
 def test_a_bad_build_flag_exits_2_with_one_line(tmp_path):
   result = run_module('data_prep.build', '--dataset=pets', '--source=folder',
                       f'--raw_dir={tmp_path / "missing"}', f'--data_dir={tmp_path / "data"}')

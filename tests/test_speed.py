@@ -41,6 +41,7 @@ def test_mixed_precision_acai_steps_are_finite_with_float32_outputs(precision):
   assert int(model.step) == 3
 
 
+@pytest.mark.slow
 def test_every_model_runs_a_mixed_bfloat16_step():
   dataset = get_dataset('lines32')
   for name, cls in MODELS.items():

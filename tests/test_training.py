@@ -67,6 +67,7 @@ def test_cli_rejects_bad_input(tmp_path, args, message):
   assert not os.listdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_help_lists_model_flags():
   result = run_module('acai_tf.train', '--helpshort')
   for flag in ('--model', '--dataset', '--advweight', '--reg', '--latent_width', '--total_kimg'):
@@ -172,6 +173,7 @@ def test_resume_after_sigkill(tmp_path, tiny_train_args):
   assert np.isfinite(rundir.read_metrics(run_dir)[-1]['loss_ae'])
 
 
+@pytest.mark.slow
 def test_advai_trains_its_interpolator_phase_before_total_kimg(tmp_path):
   """As the official code: train_int_kimg of phase 1, then total_kimg of autoencoder training,
   even when the phase boundary falls on a report."""
