@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from acai_tf import autotune, conv_layers, nets, training
+from acai_tf import autotune, conv_layers, nets, trainer
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 
@@ -140,7 +140,7 @@ def op_macs(op):
 
 def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
               warmup=20, window=50, windows=3, data_dir=None,
-              steps_per_execution=training.STEPS_PER_EXECUTION, log=print):
+              steps_per_execution=trainer.STEPS_PER_EXECUTION, log=print):
   """Measures one model; returns the dict printed as the last JSON line.
 
   `warmup` and `window` are in steps, rounded up to whole executions. The
@@ -150,7 +150,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   dataset.check()
   model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
                              precision=precision)
-  model.compile(jit_compile=training.jit_compile(xla))
+  model.compile(jit_compile=trainer.jit_compile(xla))
   model.enter_phase(step=1 << 62, batch=batch)  # time the main (last) training phase
   model.set_steps_per_execution(steps_per_execution)
   executions = lambda steps: -(-steps // steps_per_execution)  # noqa: E731 - rounded up

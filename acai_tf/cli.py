@@ -113,9 +113,9 @@ def _model_help(field, defaults):
 def model_config_from_flags(model, dataset, data_dir=None):
   """The model's config: the hyperparameter flags given > the dataset's paper setting > the
   model's default."""
-  from acai_tf import training  # noqa: PLC0415
+  from acai_tf import trainer  # noqa: PLC0415
   given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
-  return training.model_config(model, dataset, data_dir, **given)
+  return trainer.model_config(model, dataset, data_dir, **given)
 
 
 def define_dataset_flags(verb):

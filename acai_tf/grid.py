@@ -36,7 +36,7 @@ _JOB_ENV = dict(os.environ)  # what jobs run with: the caller's, not the one cli
 from acai_tf import cli  # noqa: E402, I001 - before TensorFlow: quiets its start-up lines
 from absl import flags  # noqa: E402
 
-from acai_tf import rundir, training  # noqa: E402
+from acai_tf import rundir, trainer  # noqa: E402
 from acai_tf.config import default_data_dir  # noqa: E402
 from acai_tf.data import DATASETS, get_dataset  # noqa: E402
 from acai_tf.data.records import REAL_DATASETS  # noqa: E402
@@ -101,7 +101,7 @@ class Job:
 
 def paper_settings(model, dataset, latent, total_kimg):
   """The hyperparameters of the paper's run of `model` on `dataset` with `latent` channels."""
-  config = training.model_config(model, dataset, latent=latent)
+  config = trainer.model_config(model, dataset, latent=latent)
   return {'latent_width': config.latent_width, 'depth': config.depth, 'latent': latent,
           **MODELS[model].grid_settings(total_kimg)}
 
@@ -143,14 +143,14 @@ def train_jobs(settings):
   extra = parse_extra(settings.extra)
   fields = {f.name: f for cls in MODELS.values() for f in dataclasses.fields(cls.config_class)}
   given = {k: _value(fields[k], text) for k, text in extra.items() if k in fields}
-  batch_field = {f.name: f for f in dataclasses.fields(training.TrainConfig)}['batch']
+  batch_field = {f.name: f for f in dataclasses.fields(trainer.TrainConfig)}['batch']
   batch = _value(batch_field, extra['batch']) if 'batch' in extra else batch_field.default
   jobs, dirs = [], set()
   for model in (m for m in MODELS if m in settings.models):
     for dataset in (d for d in LATENTS if d in settings.datasets):
       for latent, seed in itertools.product(LATENTS[dataset], settings.seeds):
         paper = paper_settings(model, dataset, latent, settings.total_kimg)
-        config = training.model_config(model, dataset, **{**paper, **given})
+        config = trainer.model_config(model, dataset, **{**paper, **given})
         run_dir = rundir.run_dir(settings.train_dir, dataset, model, config, batch, seed)
         if run_dir in dirs:
           continue  # flags after -- made two runs one

@@ -10,7 +10,7 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import flags  # noqa: I001 - after cli on purpose
 
-from acai_tf import conv_layers, distribute, training
+from acai_tf import conv_layers, distribute, trainer
 from acai_tf.config import TrainConfig
 
 FLAGS = flags.FLAGS
@@ -26,7 +26,7 @@ def main(argv):
     distribute.split_cpu(FLAGS.cpu_devices)
   strategy = distribute.make_strategy(config.strategy, tpu=FLAGS.tpu)
   conv_layers.set_conv_paths(FLAGS.conv_paths)  # after the devices are set up: 'auto' looks at them
-  training.train(FLAGS.model, model_config, config, strategy=strategy,
+  trainer.train(FLAGS.model, model_config, config, strategy=strategy,
                  log=lambda s: print(s, flush=True))
 
 

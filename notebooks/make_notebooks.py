@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from acai_tf import images, report, training
+from acai_tf import images, report, trainer
 '''
 
 TRAIN_HELPER = '''\
@@ -34,10 +34,10 @@ def train(model, dataset='lines32', **values):
     """Trains one model at this notebook's budget (or finds the finished run) -> run dir."""
     if TINY:
         values = {'depth': 8, **values}
-    config = training.TrainConfig(dataset=dataset, train_dir=TRAIN_DIR, data_dir=DATA_DIR,
+    config = trainer.TrainConfig(dataset=dataset, train_dir=TRAIN_DIR, data_dir=DATA_DIR,
                                   total_kimg=BUDGET_KIMG, report_kimg=BUDGET_KIMG / 4,
                                   eval_pairs=64 if TINY else 256, progress_seconds=60)
-    run = training.train(model, training.model_config(model, dataset, **values), config,
+    run = trainer.train(model, trainer.model_config(model, dataset, **values), config,
                          log=lambda line: None)
     return run.dir
 '''

@@ -29,7 +29,7 @@ quiet.import_tensorflow()
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
-from acai_tf import autotune, conv_layers, training  # noqa: E402
+from acai_tf import autotune, conv_layers, trainer  # noqa: E402
 from acai_tf.data import get_dataset  # noqa: E402
 from acai_tf.models import MODELS  # noqa: E402
 
@@ -63,13 +63,13 @@ def main():
   args = parser.parse_args()
   conv_layers.set_conv_paths(args.conv_paths)
   dataset = get_dataset(args.dataset)
-  config = training.model_config(args.model, args.dataset)
+  config = trainer.model_config(args.model, args.dataset)
   model = MODELS[args.model](config, dataset.image_shape, dataset.nclass)
   model.compile()
   model.enter_phase(step=1 << 62, batch=args.batch)
-  model.set_steps_per_execution(training.STEPS_PER_EXECUTION)
+  model.set_steps_per_execution(trainer.STEPS_PER_EXECUTION)
   fixed = tf.data.Dataset.from_tensors(next(iter(dataset.train(args.batch, seed=0)))).repeat()
-  model.fit(fixed, steps_per_epoch=4 * training.STEPS_PER_EXECUTION, verbose=0)  # warm up
+  model.fit(fixed, steps_per_epoch=4 * trainer.STEPS_PER_EXECUTION, verbose=0)  # warm up
   logdir = args.logdir or tempfile.mkdtemp(prefix='acai_profile_')
   tf.profiler.experimental.start(logdir)
   start = time.perf_counter()

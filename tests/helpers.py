@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import rundir, training
+from acai_tf import rundir, trainer
 from acai_tf.models import get_model_class
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,13 +30,13 @@ def tiny_config(train_dir, **values):
   """A TrainConfig of 16-step reports at batch 8 (2 reports unless `total_kimg` says more)."""
   settings = dict(dataset='lines32', train_dir=str(train_dir), batch=8, report_kimg=0.125,
                   total_kimg=0.25, eval_pairs=8, progress_seconds=1000)
-  return training.TrainConfig(**{**settings, **values})
+  return trainer.TrainConfig(**{**settings, **values})
 
 
 def tiny_train(train_dir, model='baseline', log=None, strategy=None, **values):
   """Trains a tiny run in this process; returns the Run. `log` collects its lines if a list."""
   lines = log if log is not None else []
-  return training.train(model, training.model_config(model, 'lines32', **TINY_MODEL),
+  return trainer.train(model, trainer.model_config(model, 'lines32', **TINY_MODEL),
                         tiny_config(train_dir, **values), strategy=strategy, log=lines.append)
 
 

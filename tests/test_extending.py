@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import report, rundir, training
+from acai_tf import report, rundir, trainer
 from acai_tf.data import DATASETS
 from acai_tf.data.dataset import Dataset, share, step_batches
 from acai_tf.models import MODELS
@@ -78,9 +78,9 @@ class Squares(Dataset):
 def test_a_new_model_and_dataset_train_and_report(tmp_path, monkeypatch):
   monkeypatch.setitem(MODELS, 'shrink', Shrink)  # the one registry line of each
   monkeypatch.setitem(DATASETS, 'squares16', lambda data_dir=None: Squares())
-  config = training.model_config('shrink', 'squares16', shrink=0.5)
+  config = trainer.model_config('shrink', 'squares16', shrink=0.5)
   assert (config.depth, config.latent, config.latent_width, config.shrink) == (4, 2, 2, 0.5)
-  run = training.train('shrink', config, training.TrainConfig(
+  run = trainer.train('shrink', config, trainer.TrainConfig(
       dataset='squares16', train_dir=str(tmp_path), batch=16, total_kimg=0.5, report_kimg=0.25,
       progress_seconds=1000), log=lambda line: None)
 

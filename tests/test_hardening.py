@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import cli, errors, rundir, schedule, training
+from acai_tf import cli, errors, rundir, schedule, trainer
 from acai_tf import export
 from acai_tf.data import labelled_splits
 from helpers import (TINY_FLAGS, all_finite, checkpoint_values, first_report, only_run_dir,
@@ -190,7 +190,7 @@ def test_storage_failures_are_one_line_with_the_fix(tmp_path, monkeypatch):
   monkeypatch.setattr(shutil, 'disk_usage',
                       lambda path: shutil._ntuple_diskusage(3 << 20, 3 << 20, 100))
   with pytest.raises(errors.StorageError, match='MB free; a checkpoint and an export'):
-    training.train('acai', training.model_config('acai', 'lines32'),
+    trainer.train('acai', trainer.model_config('acai', 'lines32'),
                    tiny_config(tmp_path / 'full'), log=lambda line: None)
   assert not glob.glob(str(tmp_path / 'full' / 'lines32' / '*' / 'checkpoints'))
 
@@ -208,9 +208,9 @@ def test_values_are_checked_before_anything_is_written(tmp_path):
          'batch': 10_000_000, 'eval_pairs': 0, 'checkpoint_minutes': 0, 'strategy': 'nope'}
   for name, value in bad.items():
     with pytest.raises(ValueError, match=name):
-      training.TrainConfig(**{name: value})
+      trainer.TrainConfig(**{name: value})
   start = time.perf_counter()
-  segments = schedule.segments(5, training.TrainConfig(total_kimg=1e9).steps(1e9), 1024, (2048,))
+  segments = schedule.segments(5, trainer.TrainConfig(total_kimg=1e9).steps(1e9), 1024, (2048,))
   assert time.perf_counter() - start < 0.1  # 1e9 kimg used to take 49 s to plan
   assert sum(e * s for e, s in segments) == 16_000_000_000 - 5
 

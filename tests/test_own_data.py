@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from acai_tf import report, training
+from acai_tf import report, trainer
 from acai_tf.data import MissingDataError, get_dataset
 from helpers import run_module
 from data_prep import build, own
@@ -136,7 +136,7 @@ def test_a_dataset_never_built_names_the_command_to_build_it(tmp_path):
                                              '--source=folder'):
     get_dataset('pets', str(tmp_path))
   with pytest.raises(ValueError, match='pets'):
-    training.model_config('acai', 'pets', str(tmp_path))
+    trainer.model_config('acai', 'pets', str(tmp_path))
 
 
 def test_a_killed_rebuild_reads_as_never_built(shapes, tmp_path, monkeypatch):
@@ -216,12 +216,12 @@ def test_a_tfds_dataset_prepared_locally_is_built_with_its_split_names(tmp_path,
 def test_train_export_probe_cluster_and_report_on_a_folder(shapes, tmp_path, size):
   data = tmp_path / 'data'
   build_folder('shapes', shapes, data, size=size)
-  config = training.TrainConfig(dataset='shapes', data_dir=str(data), train_dir=str(tmp_path),
+  config = trainer.TrainConfig(dataset='shapes', data_dir=str(data), train_dir=str(tmp_path),
                                 total_kimg=8 * 8 / 1024, report_kimg=4 * 8 / 1024, batch=8,
                                 eval_pairs=4)
-  model_config = training.model_config('acai', 'shapes', str(data), depth=4, latent=4)
+  model_config = trainer.model_config('acai', 'shapes', str(data), depth=4, latent=4)
   assert model_config.latent_width == 4  # the real-data setting of the paper
-  run = training.train('acai', model_config, config, log=lambda s: None)
+  run = trainer.train('acai', model_config, config, log=lambda s: None)
   assert run.model.image_shape == (size, size, 3) and run.model.scales == (3 if size == 32 else 4)
   export = os.path.join(run.dir, 'export')
   for program in ('probe', 'cluster'):

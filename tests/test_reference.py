@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from acai_tf import conv_layers
 from acai_tf.models import MODELS
-from acai_tf.training import model_config
+from acai_tf.trainer import model_config
 from reference import original
 
 STEPS = 3

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, conv_layers, errors, nets, rundir, schedule, training
+from acai_tf import bench, conv_layers, errors, nets, rundir, schedule, trainer
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI, ACAIConfig
@@ -150,10 +150,10 @@ def test_work_done_flops_of_lines32_models(mode, monkeypatch):
 
 @pytest.mark.slow
 def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
-  config = training.TrainConfig(train_dir=str(tmp_path), total_kimg=16 * 8 / 1024,
+  config = trainer.TrainConfig(train_dir=str(tmp_path), total_kimg=16 * 8 / 1024,
                                 report_kimg=16 * 8 / 1024, batch=8, eval_pairs=4,
                                 precision='mixed_bfloat16')
-  run = training.train('acai', ACAIConfig(**TINY), config, log=lambda s: None)
+  run = trainer.train('acai', ACAIConfig(**TINY), config, log=lambda s: None)
   [report] = rundir.read_metrics(run.dir)
   assert report['step'] == 16 and np.isfinite(report['loss_ae'])
   exported = tf.saved_model.load(os.path.join(run.dir, 'export'))
@@ -161,16 +161,16 @@ def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
   assert z.dtype == tf.float32 and exported.decode(z).dtype == tf.float32
   # The precision is part of what a run is: resuming it as float32 is refused.
   with pytest.raises(errors.UsageError, match='precision'):
-    training.train('acai', ACAIConfig(**TINY), dataclasses.replace(config, precision='float32'),
+    trainer.train('acai', ACAIConfig(**TINY), dataclasses.replace(config, precision='float32'),
                    log=lambda s: None)
 
 
 def test_train_config_checks_xla_and_precision():
   with pytest.raises(ValueError, match='precision'):
-    training.TrainConfig(precision='bfloat16')
+    trainer.TrainConfig(precision='bfloat16')
   with pytest.raises(ValueError, match='xla'):
-    training.TrainConfig(xla='auto')
-  assert training.jit_compile(None) == 'auto' and training.jit_compile(False) is False
+    trainer.TrainConfig(xla='auto')
+  assert trainer.jit_compile(None) == 'auto' and trainer.jit_compile(False) is False
 
 
 def test_fused_adam_equals_keras_adam():
@@ -299,19 +299,19 @@ def test_execution_size_divides_every_fit():
   assert schedule.execution_size(3, 16) == 3
   assert schedule.execution_size(12, 1) == 1
   with pytest.raises(ValueError, match='steps_per_execution'):
-    training.TrainConfig(steps_per_execution=0)
+    trainer.TrainConfig(steps_per_execution=0)
 
 
 @pytest.mark.slow
 def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
   """Reports land on their steps whatever the execution size, also after resuming mid-way."""
   kimg = lambda steps: steps * 8 / 1024  # noqa: E731
-  config = training.TrainConfig(train_dir=str(tmp_path), total_kimg=kimg(5), report_kimg=kimg(5),
+  config = trainer.TrainConfig(train_dir=str(tmp_path), total_kimg=kimg(5), report_kimg=kimg(5),
                                 batch=8, eval_pairs=4, steps_per_execution=4)
-  training.train('baseline', MODELS['baseline'].config_class(**TINY), config, log=lambda s: None)
+  trainer.train('baseline', MODELS['baseline'].config_class(**TINY), config, log=lambda s: None)
   # Resume from step 5 to 12, reporting every 4: fits of 3 and 4 steps.
   config = dataclasses.replace(config, total_kimg=kimg(12), report_kimg=kimg(4))
-  run = training.train('baseline', MODELS['baseline'].config_class(**TINY), config,
+  run = trainer.train('baseline', MODELS['baseline'].config_class(**TINY), config,
                        log=lambda s: None)
   assert [r['step'] for r in rundir.read_metrics(run.dir)] == [5, 8, 12]
   assert int(run.model.step) == 12 and run.model.steps_per_execution == 4

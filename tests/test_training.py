@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from acai_tf import rundir, schedule, training
+from acai_tf import rundir, schedule, trainer
 from acai_tf.models.acai import ACAIConfig
 from acai_tf.models.base import AEConfig
 from helpers import first_report, run_module, run_program, start_train, wait_for
@@ -37,11 +37,11 @@ def test_run_name_and_config_checks(tmp_path):
   assert rundir.run_name('acai', ACAIConfig(), 64, 2) == (
       'acai_advdepth0_advweight0.5_batch64_depth16_latent16_latent_width2_lr0.0001_reg0.2_seed2')
   with pytest.raises(ValueError, match='batch'):
-    training.TrainConfig(batch=1)
+    trainer.TrainConfig(batch=1)
   with pytest.raises(ValueError, match='strategy'):
-    training.TrainConfig(strategy='nope')
-  config = training.TrainConfig(train_dir=str(tmp_path))
-  run = training.Run('baseline', AEConfig(), config)
+    trainer.TrainConfig(strategy='nope')
+  config = trainer.TrainConfig(train_dir=str(tmp_path))
+  run = trainer.Run('baseline', AEConfig(), config)
   os.makedirs(run.dir)
   with open(os.path.join(run.dir, rundir.CONFIG_FILE), 'w') as f:
     json.dump({**run.record, 'model_config': AEConfig(depth=8).to_dict()}, f)
@@ -177,9 +177,9 @@ def test_resume_after_sigkill(tmp_path, tiny_train_args):
 def test_advai_trains_its_interpolator_phase_before_total_kimg(tmp_path):
   """As the official code: train_int_kimg of phase 1, then total_kimg of autoencoder training,
   even when the phase boundary falls on a report."""
-  config = training.model_config('advai', 'lines32', depth=4, latent=4, int_width=16,
+  config = trainer.model_config('advai', 'lines32', depth=4, latent=4, int_width=16,
                                  train_int_kimg=0.125)
-  run = training.train('advai', config, training.TrainConfig(
+  run = trainer.train('advai', config, trainer.TrainConfig(
       train_dir=str(tmp_path), total_kimg=0.25, report_kimg=0.125, batch=8, eval_pairs=8),
       log=lambda line: None)
   reports = rundir.read_metrics(run.dir)
