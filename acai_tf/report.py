@@ -15,16 +15,23 @@ import collections
 import math
 import os
 
-import numpy as np
-from absl import app, flags
+from acai_tf import cli  # first: quiets TensorFlow's start-up lines (the registries import it)
+
+import numpy as np  # noqa: I001
+from absl import flags
 
 from acai_tf import rundir
 from acai_tf.data import DATASETS, get_dataset
 from acai_tf.models import MODELS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
-flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
+
+
+def define_flags():
+  """The program's flags (not defined on import: the notebooks import `report`, and training
+  programs have a --train_dir of their own)."""
+  flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
+  flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
 
 MODEL_ORDER = tuple(MODELS)  # the registry's order
 
@@ -203,4 +210,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  define_flags()
+  cli.run(main)
