@@ -35,6 +35,7 @@ class ACAIConfig(AEConfig):
 
 
 class ACAI(AutoEncoder):
+  """The autoencoder plus the critic; the critic's loss is a group of its own ('critic')."""
   display_name = 'ACAI'
   config_class = ACAIConfig
   logged = ('loss_ae', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
