@@ -19,7 +19,7 @@ quiet.import_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
-from acai_tf import errors  # noqa: E402
+from acai_tf import config, errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
@@ -51,10 +51,10 @@ def define_config_flags(config_class, choices=None, skip=(), module=None):
       continue
     options = (choices or {}).get(field.name) or field.metadata.get('choices')
     if options:
-      flags.DEFINE_enum(field.name, field.default, list(options), field.metadata['help'],
+      flags.DEFINE_enum(field.name, field.default, list(options), _help(field),
                         module_name=module)
     else:
-      DEFINE[field.type](field.name, field.default, field.metadata['help'], module_name=module)
+      DEFINE[field.type](field.name, field.default, _help(field), module_name=module)
 
 
 def define_training_flags():
@@ -62,13 +62,12 @@ def define_training_flags():
   fields, every registered model's hyperparameters (unset: the paper's setting for the
   dataset, then the model's default), the devices and the CPU kernels."""
   from acai_tf import autotune, conv_layers  # noqa: PLC0415 - TensorFlow: after the quiet import
-  from acai_tf.config import TrainConfig  # noqa: PLC0415
   from acai_tf.models import MODELS  # noqa: PLC0415
   if 'model' in FLAGS:  # defined already (by another program's module in this process)
     return
   module = _caller_module()
   flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.', module_name=module)
-  define_config_flags(TrainConfig, module=module)
+  define_config_flags(config.TrainConfig, module=module)
   for field, defaults in _model_fields().values():
     DEFINE[field.type](field.name, None, _model_help(field, defaults), module_name=module)
   flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
@@ -97,10 +96,16 @@ def _model_fields():
   return fields
 
 
+def _help(field):
+  """A config field's help, with its bounds."""
+  bounds = config.requirement(field)
+  return field.metadata['help'] + (f' Must be {bounds}.' if bounds else '')
+
+
 def _model_help(field, defaults):
   from acai_tf.data import get_dataset  # noqa: PLC0415
   from acai_tf.models import MODELS  # noqa: PLC0415
-  text = field.metadata['help']
+  text = _help(field)
   if field.name in ('depth', 'latent', 'latent_width'):
     return (f"{text} [unset: the paper's setting for --dataset, e.g. lines32 "
             f'{get_dataset("lines32").defaults[field.name]}, mnist32 '
@@ -116,6 +121,13 @@ def model_config_from_flags(model, dataset, data_dir=None):
   from acai_tf import trainer  # noqa: PLC0415
   given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
   return trainer.model_config(model, dataset, data_dir, **given)
+
+
+def define_export_flag(help, required=True):  # noqa: A002 - absl's argument name
+  """--export, the run's export folder an evaluation program reads."""
+  flags.DEFINE_string('export', None, help, module_name=_caller_module())
+  if required:
+    flags.mark_flag_as_required('export')
 
 
 def define_dataset_flags(verb):

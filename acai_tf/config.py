@@ -6,7 +6,6 @@ Every value is checked when a config is made, before anything is written to disk
 """
 
 import dataclasses
-import math
 import os
 
 IMAGE_SIZE = 32  # the paper's images; datasets may have others (e.g. 64): scales follow the size
@@ -32,14 +31,51 @@ MAX_KIMG = 1e12
 MAX_SEED = (1 << 31) - 1
 
 
-def hparam(default, help, **metadata):  # noqa: A002 - mirrors absl's argument name
-  """A config field whose help text becomes its flag's help (`choices` makes an enum flag)."""
-  return dataclasses.field(default=default, metadata={'help': help, **metadata})
+def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=None,  # noqa: A002
+           below=None):
+  """A config field whose help text becomes its flag's help; `choices` makes an enum flag.
+
+  The bounds (`at_least`/`above` below, `at_most`/`below` above) and `choices` are checked by
+  `check_fields` when a config is made; a None value is left to the config (unset).
+  """
+  limits = {'>=': at_least, '>': above, '<=': at_most, '<': below}
+  metadata = {'help': help, 'choices': choices,
+              'limits': {op: bound for op, bound in limits.items() if bound is not None}}
+  return dataclasses.field(default=default, metadata=metadata)
 
 
-def _require(condition, message):
-  if not condition:
-    raise ValueError(message)
+_HOLDS = {'>=': lambda v, b: v >= b, '>': lambda v, b: v > b,
+          '<=': lambda v, b: v <= b, '<': lambda v, b: v < b}
+
+
+def _number(value):
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def requirement(field):
+  """'>= 0', 'in (0, 1]', ...: what the bounds of an `hparam` field ask of its value ('' if
+  none)."""
+  limits = field.metadata.get('limits') or {}
+  low = [(op, b) for op, b in limits.items() if op[0] == '>']
+  high = [(op, b) for op, b in limits.items() if op[0] == '<']
+  if low and high:
+    (low_op, low_bound), (high_op, high_bound) = low[0], high[0]
+    return (f'in {"[" if low_op == ">=" else "("}{_number(low_bound)}, '
+            f'{_number(high_bound)}{"]" if high_op == "<=" else ")"}')
+  return ' and '.join(f'{op} {_number(bound)}' for op, bound in low + high)
+
+
+def check_fields(config):
+  """A ValueError naming the first field of `config` outside its `hparam` choices or bounds."""
+  for field in dataclasses.fields(config):
+    value = getattr(config, field.name)
+    choices, limits = field.metadata.get('choices'), field.metadata.get('limits')
+    if value is None:
+      continue
+    if choices and value not in choices:
+      raise ValueError(f'{field.name}={value!r}; choose one of: {", ".join(choices)}.')
+    if limits and not all(_HOLDS[op](value, bound) for op, bound in limits.items()):
+      raise ValueError(f'{field.name}={_number(value)} must be {requirement(field)}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,11 +86,14 @@ class TrainConfig:
   data_dir: str = hparam(None, 'Folder of the TFRecords built by data_prep (real datasets); '
                          'default: $ACAI_DATA, else ./data.')
   train_dir: str = hparam('./experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
-  total_kimg: float = hparam(16384, 'Training length in thousands (1024) of images.')
-  report_kimg: float = hparam(64, 'Evaluate, log, export and checkpoint every this many kimg.')
+  total_kimg: float = hparam(16384, 'Training length in thousands (1024) of images.',
+                              above=0, at_most=MAX_KIMG)
+  report_kimg: float = hparam(64, 'Evaluate, log, export and checkpoint every this many kimg.',
+                               above=0, at_most=MAX_KIMG)
   batch: int = hparam(64, 'Global batch size (split evenly over replicas; ACAI pairs images '
-                      "within each replica's share).")
-  seed: int = hparam(0, 'Seed of the initial weights, the data stream and every random draw.')
+                      "within each replica's share).", at_least=2, at_most=MAX_BATCH)
+  seed: int = hparam(0, 'Seed of the initial weights, the data stream and every random draw.',
+                      at_least=0, at_most=MAX_SEED)
   shuffle: str = hparam('buffer', 'Order of a finite training split: buffer, the original\'s '
                         '(the files in order through a 1024-image shuffle buffer, so SVHN streams '
                         'train, then extra), or epoch, a fresh permutation of the whole split '
@@ -71,36 +110,21 @@ class TrainConfig:
                           choices=PRECISIONS)
   steps_per_execution: int = hparam(STEPS_PER_EXECUTION, "Train steps per call into TensorFlow "
                                     "(amortises Keras' per-call cost; progress, checkpoints and "
-                                    'signals are handled between calls).')
-  checkpoint_minutes: float = hparam(10.0, 'Also checkpoint whenever this much time passed.')
-  eval_pairs: int = hparam(256, 'Line pairs scored at each lines32 report (paper: 256).')
-  progress_seconds: float = hparam(30.0, 'Print a progress line this often.')
+                                    'signals are handled between calls).',
+                                    at_least=1, at_most=10000)
+  checkpoint_minutes: float = hparam(10.0, 'Also checkpoint whenever this much time passed.',
+                                      above=0)
+  eval_pairs: int = hparam(256, 'Line pairs scored at each lines32 report (paper: 256).',
+                            at_least=1, at_most=100000)
+  progress_seconds: float = hparam(30.0, 'Print a progress line this often.', above=0)
 
   def __post_init__(self):
-    _require(isinstance(self.train_dir, str) and self.train_dir.strip(),
-             'train_dir is empty; name the folder runs go to, e.g. --train_dir=./experiments.')
-    _require(2 <= self.batch <= MAX_BATCH,
-             f'batch={self.batch} must be in [2, {MAX_BATCH}] (ACAI pairs images in a batch).')
-    for name in ('total_kimg', 'report_kimg'):
-      value = getattr(self, name)
-      _require(math.isfinite(value) and 0 < value <= MAX_KIMG,
-               f'{name}={value:g} must be positive and at most {MAX_KIMG:g}.')
-    _require(0 <= self.seed <= MAX_SEED, f'seed={self.seed} must be in [0, {MAX_SEED}].')
-    _require(self.shuffle in SHUFFLES,
-             f'shuffle={self.shuffle!r}; choose one of: {", ".join(SHUFFLES)}.')
-    _require(self.strategy in STRATEGIES,
-             f'strategy={self.strategy!r}; choose one of: {", ".join(STRATEGIES)}.')
-    _require(self.xla in (None, True, False),
-             f'xla={self.xla!r}; choose None (auto), True or False.')
-    _require(self.precision in PRECISIONS,
-             f'precision={self.precision!r}; choose one of: {", ".join(PRECISIONS)}.')
-    _require(1 <= self.steps_per_execution <= 10000,
-             f'steps_per_execution={self.steps_per_execution} must be in [1, 10000].')
-    _require(1 <= self.eval_pairs <= 100000,
-             f'eval_pairs={self.eval_pairs} must be in [1, 100000].')
-    for name in ('checkpoint_minutes', 'progress_seconds'):
-      value = getattr(self, name)
-      _require(math.isfinite(value) and value > 0, f'{name}={value} must be positive.')
+    if not (isinstance(self.train_dir, str) and self.train_dir.strip()):
+      raise ValueError('train_dir is empty; name the folder runs go to, e.g. '
+                       '--train_dir=./experiments.')
+    if self.xla not in (None, True, False):
+      raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
+    check_fields(self)
 
   def steps(self, kimg):
     return max(1, int(round(kimg * 1024 / self.batch)))

@@ -19,7 +19,7 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 @dataclasses.dataclass(frozen=True)
 class ShrinkConfig(AEConfig):
-  shrink: float = hparam(0.1, 'Weight of the latent L2 penalty.')
+  shrink: float = hparam(0.1, 'Weight of the latent L2 penalty.', at_least=0)
 
 
 class Shrink(AutoEncoder):
@@ -80,6 +80,8 @@ def test_a_new_model_and_dataset_train_and_report(tmp_path, monkeypatch):
   monkeypatch.setitem(DATASETS, 'squares16', lambda data_dir=None: Squares())
   config = trainer.model_config('shrink', 'squares16', shrink=0.5)
   assert (config.depth, config.latent, config.latent_width, config.shrink) == (4, 2, 2, 0.5)
+  with pytest.raises(ValueError, match='shrink=-1 must be >= 0'):
+    trainer.model_config('shrink', 'squares16', shrink=-1)
   run = trainer.train('shrink', config, trainer.TrainConfig(
       dataset='squares16', train_dir=str(tmp_path), batch=16, total_kimg=0.5, report_kimg=0.25,
       progress_seconds=1000), log=lambda line: None)

@@ -192,3 +192,26 @@ def test_acai_trains_under_mirrored_strategy(mirrored):
     model.compile()
   history = fit_steps(model, batch(), 2)
   assert all(np.isfinite(v[0]) for v in history.values())
+
+
+def test_configs_enforce_the_bounds_their_fields_declare():
+  from acai_tf.config import TrainConfig  # noqa: PLC0415
+  from acai_tf.models.dropout import DropoutConfig  # noqa: PLC0415
+  from acai_tf.models.vqvae import VQVAEConfig  # noqa: PLC0415
+  with pytest.raises(ValueError, match=r'^dropout=0 must be in \(0, 1\]\.$'):
+    DropoutConfig(dropout=0)
+  DropoutConfig(dropout=1)  # a keep probability of 1 is allowed
+  with pytest.raises(ValueError, match=r'^decay=1 must be in \(0, 1\)\.$'):
+    VQVAEConfig(decay=1)
+  with pytest.raises(ValueError, match=r"^encode_with='max'; choose one of: sample, mean\.$"):
+    MODELS['vae'].config_class(encode_with='max')
+  with pytest.raises(ValueError, match=r'^report_kimg=nan must be in \(0, 1e\+12\]\.$'):
+    TrainConfig(report_kimg=float('nan'))
+  # Every bounded field of every config refuses a value just past its first bound.
+  for config_class in {cls.config_class for cls in MODELS.values()} | {TrainConfig}:
+    for field in dataclasses.fields(config_class):
+      for op, bound in field.metadata.get('limits', {}).items():
+        step = 1 if field.type is int else max(1e-9, abs(bound) * 1e-6)
+        bad = {'>=': bound - step, '>': bound, '<=': bound + step, '<': bound}[op]
+        with pytest.raises(ValueError, match=f'^{field.name}='):
+          config_class(**{field.name: bad})

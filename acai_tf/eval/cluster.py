@@ -8,25 +8,23 @@ one-to-one cluster -> class matching (scipy's linear_sum_assignment).
 
 from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
-from absl import app, flags  # noqa: I001
+from absl import flags  # noqa: I001
 
 from acai_tf import export, rundir
 from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import cluster_accuracy
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export).')
+cli.define_export_flag('Export directory (<run_dir>/export).')
 cli.define_dataset_flags('cluster')
-flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).')
+flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).',
+                     lower_bound=1)
 flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
 flags.DEFINE_integer('seed', 0, 'K-means random_state.')
-flags.mark_flag_as_required('export')
 
 
 def main(argv):
   del argv
-  if FLAGS.n_init < 1:
-    raise app.UsageError('--n_init must be >= 1.')
   module, meta = export.load(FLAGS.export)
   dataset_name = FLAGS.dataset or meta['dataset']
   export.check_dataset(meta, dataset_name, FLAGS.any_dataset, FLAGS.data_dir)

@@ -16,11 +16,11 @@ from acai_tf.export import numpy_endpoint as batched
 from acai_tf.metrics.interpolation import evaluate_interpolations
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('export', None, 'Export directory of a lines32 run (<run_dir>/export).')
-flags.DEFINE_integer('pairs', 256, 'Interpolations (the paper: 256).')
-flags.DEFINE_integer('steps', 16, 'Images per interpolation, endpoints included (the paper: 16).')
+cli.define_export_flag('Export directory of a lines32 run (<run_dir>/export).')
+flags.DEFINE_integer('pairs', 256, 'Interpolations (the paper: 256).', lower_bound=1)
+flags.DEFINE_integer('steps', 16, 'Images per interpolation, endpoints included (the paper: 16).',
+                     lower_bound=2)
 flags.DEFINE_integer('seed', 0, 'Seed of the test lines.')
-flags.mark_flag_as_required('export')
 
 
 def main(argv):
@@ -28,8 +28,6 @@ def main(argv):
   module, meta = export.load(FLAGS.export)
   if meta['dataset'] != 'lines32':
     raise app.UsageError(f'{FLAGS.export} was trained on {meta["dataset"]}, not lines32.')
-  if FLAGS.pairs < 1 or FLAGS.steps < 2:
-    raise app.UsageError('--pairs must be >= 1 and --steps >= 2.')
   scores = evaluate_interpolations(batched(module.encode), batched(module.decode),
                                    batched(module.interpolate), np.random.default_rng(FLAGS.seed),
                                    pairs=FLAGS.pairs, steps=FLAGS.steps)

@@ -20,8 +20,8 @@ from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import probe_accuracy
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('export', None, 'Export directory (<run_dir>/export); not needed with '
-                    '--pixels.')
+cli.define_export_flag('Export directory (<run_dir>/export); not needed with --pixels.',
+                       required=False)
 cli.define_dataset_flags('probe on')
 flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
 flags.DEFINE_integer('train_limit', 60000, 'Use the first this many training images.')

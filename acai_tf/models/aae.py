@@ -23,14 +23,13 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 @dataclasses.dataclass(frozen=True)
 class AAEConfig(AEConfig):
-  adversary_lr: float = hparam(1e-4, 'Adam learning rate of the latent discriminator.')
+  adversary_lr: float = hparam(1e-4, 'Adam learning rate of the latent discriminator.',
+                                above=0)
   disc_layer_sizes: str = hparam('100,100', 'Hidden widths of the discriminator MLP, '
                                  'comma-separated.')
 
   def __post_init__(self):
     super().__post_init__()
-    if not self.adversary_lr > 0:
-      raise ValueError(f'adversary_lr={self.adversary_lr} must be positive.')
     try:
       sizes = [int(s) for s in self.disc_layer_sizes.split(',')]
     except ValueError:

@@ -22,16 +22,11 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 @dataclasses.dataclass(frozen=True)
 class ACAIConfig(AEConfig):
-  advweight: float = hparam(0.5, 'Weight lambda of the adversarial term in the AE loss.')
-  advdepth: int = hparam(0, 'Depth of the critic; 0 means use --depth.')
-  reg: float = hparam(0.2, 'Critic regulariser gamma: blend gamma*x + (1-gamma)*x_hat.')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if self.advweight < 0 or self.advdepth < 0:
-      raise ValueError('advweight and advdepth must be >= 0.')
-    if not 0 <= self.reg <= 1:
-      raise ValueError(f'reg={self.reg} must lie in [0, 1].')
+  advweight: float = hparam(0.5, 'Weight lambda of the adversarial term in the AE loss.',
+                            at_least=0)
+  advdepth: int = hparam(0, 'Depth of the critic; 0 means use --depth.', at_least=0)
+  reg: float = hparam(0.2, 'Critic regulariser gamma: blend gamma*x + (1-gamma)*x_hat.',
+                      at_least=0, at_most=1)
 
 
 class ACAI(AutoEncoder):

@@ -62,28 +62,23 @@ MMD_SIGMAS = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 @dataclasses.dataclass(frozen=True)
 class AdvAIConfig(ACAIConfig):
   train_int_kimg: float = hparam(2048, 'Phase 1 length (kimg) training only R and D_R on the '
-                                 'prior, before the total_kimg of autoencoder training.')
+                                 'prior, before the total_kimg of autoencoder training.',
+                                 at_least=0)
   per_sample_alpha: bool = hparam(False, "Critics regress each score to its own alpha; unset: "
                                   "to every alpha of the batch (the official code's "
                                   'broadcasting, i.e. to the batch mean).')
-  int_width: int = hparam(1200, 'Width of the hidden layers of R and D_R.')
-  int_hidden_layers: int = hparam(2, 'Hidden layers of each MLP of R.')
-  int_hidden_units: int = hparam(100, 'Size of the code R forms of each (endpoint, alpha).')
-  disc_hidden_layers: int = hparam(2, 'Hidden layers of the latent critic D_R.')
-  n_scale: float = hparam(5.0, 'Codes are multiplied by this before R and divided after.')
-  wgt_mmd: float = hparam(1.0, 'Weight of the MMD between codes and N(0, I).')
-  wgt_noise: float = hparam(0.1, 'Weight of the adversarial term on noise-to-code interpolants.')
-  wgt_fake: float = hparam(0.1, 'Weight of the adversarial term on decoded prior samples.')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if self.train_int_kimg < 0 or self.n_scale <= 0:
-      raise ValueError('train_int_kimg must be >= 0 and n_scale > 0.')
-    if min(self.int_width, self.int_hidden_units) < 1 or min(
-        self.int_hidden_layers, self.disc_hidden_layers) < 0:
-      raise ValueError('int_width and int_hidden_units must be >= 1; layer counts >= 0.')
-    if min(self.wgt_mmd, self.wgt_noise, self.wgt_fake) < 0:
-      raise ValueError('wgt_mmd, wgt_noise and wgt_fake must be >= 0.')
+  int_width: int = hparam(1200, 'Width of the hidden layers of R and D_R.', at_least=1)
+  int_hidden_layers: int = hparam(2, 'Hidden layers of each MLP of R.', at_least=0)
+  int_hidden_units: int = hparam(100, 'Size of the code R forms of each (endpoint, alpha).',
+                                  at_least=1)
+  disc_hidden_layers: int = hparam(2, 'Hidden layers of the latent critic D_R.', at_least=0)
+  n_scale: float = hparam(5.0, 'Codes are multiplied by this before R and divided after.',
+                          above=0)
+  wgt_mmd: float = hparam(1.0, 'Weight of the MMD between codes and N(0, I).', at_least=0)
+  wgt_noise: float = hparam(0.1, 'Weight of the adversarial term on noise-to-code interpolants.',
+                            at_least=0)
+  wgt_fake: float = hparam(0.1, 'Weight of the adversarial term on decoded prior samples.',
+                           at_least=0)
 
 
 def mlp(inputs, widths, name):

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from acai_tf import distribute, nets
 from acai_tf.optimizer import Adam
-from acai_tf.config import IMAGE_SIZE, PRECISIONS, hparam  # noqa: F401 (hparam: every model's config)
+from acai_tf.config import IMAGE_SIZE, PRECISIONS, check_fields, hparam  # noqa: F401 (hparam: every model's config)
 
 
 def scales(image_size, latent_width):
@@ -33,20 +33,17 @@ def scales(image_size, latent_width):
 @dataclasses.dataclass(frozen=True)
 class AEConfig:
   """Hyperparameters every autoencoder shares (appendix B of the paper)."""
-  depth: int = hparam(16, 'Channels of the first conv scale; doubled at each further scale.')
-  latent: int = hparam(16, 'Channels of the latent tensor.')
+  depth: int = hparam(16, 'Channels of the first conv scale; doubled at each further scale.',
+                      at_least=1)
+  latent: int = hparam(16, 'Channels of the latent tensor.', at_least=1)
   latent_width: int = hparam(2, 'Spatial size of the latent; image size / latent_width must be '
                              'a power of 2 (>= 2).')
-  lr: float = hparam(1e-4, 'Adam learning rate of every optimizer.')
+  lr: float = hparam(1e-4, 'Adam learning rate of every optimizer.', above=0)
 
   def __post_init__(self):
     if self.latent_width <= 0 or self.latent_width & (self.latent_width - 1):
       raise ValueError(f'latent_width={self.latent_width} must be a power of two (1, 2, 4, ...).')
-    for name in ('depth', 'latent'):
-      if getattr(self, name) <= 0:
-        raise ValueError(f'{name}={getattr(self, name)} must be a positive integer.')
-    if not self.lr > 0:
-      raise ValueError(f'lr={self.lr} must be positive.')
+    check_fields(self)
 
   def to_dict(self):
     return dataclasses.asdict(self)

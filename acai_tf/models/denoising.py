@@ -15,12 +15,8 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 @dataclasses.dataclass(frozen=True)
 class DenoisingConfig(AEConfig):
-  noise: float = hparam(1.0, 'Std of the Gaussian pixel noise, in [-1, 1] units (unclipped).')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if self.noise < 0:
-      raise ValueError(f'noise={self.noise} must be >= 0.')
+  noise: float = hparam(1.0, 'Std of the Gaussian pixel noise, in [-1, 1] units (unclipped).',
+                        at_least=0)
 
 
 class Denoising(AutoEncoder):

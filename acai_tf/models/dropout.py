@@ -16,12 +16,7 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 @dataclasses.dataclass(frozen=True)
 class DropoutConfig(AEConfig):
   dropout: float = hparam(0.5, 'KEEP probability of each latent unit (the original flag\'s '
-                          'meaning; 0.5 keeps half). Must lie in (0, 1].')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if not 0 < self.dropout <= 1:
-      raise ValueError(f'dropout={self.dropout} is a keep probability and must lie in (0, 1].')
+                          'meaning; 0.5 keeps half).', above=0, at_most=1)
 
 
 class Dropout(AutoEncoder):

@@ -28,17 +28,11 @@ ENCODINGS = ('sample', 'mean')
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(AEConfig):
-  beta: float = hparam(1.0, 'Weight of the KL term.')
+  beta: float = hparam(1.0, 'Weight of the KL term.', at_least=0)
   encode_with: str = hparam('sample', 'What encode returns (read by the line metrics, K-means, '
                             'the grids and the export): sample, a draw from the posterior (the '
-                            'original), or mean, its mean mu (deterministic).')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if self.beta < 0:
-      raise ValueError(f'beta={self.beta} must be >= 0.')
-    if self.encode_with not in ENCODINGS:
-      raise ValueError(f'encode_with={self.encode_with!r}; choose one of: {", ".join(ENCODINGS)}.')
+                            'original), or mean, its mean mu (deterministic).',
+                            choices=ENCODINGS)
 
 
 class VAE(AutoEncoder):

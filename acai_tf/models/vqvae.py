@@ -42,22 +42,15 @@ from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
 
 @dataclasses.dataclass(frozen=True)
 class VQVAEConfig(AEConfig):
-  commitment: float = hparam(10.0, 'Weight of the commitment loss (the original\'s --beta).')
-  z_log_size: int = hparam(14, 'log2 of the number of codebook entries.')
-  num_latents: int = hparam(10, 'Codebook vectors per image.')
-  decay: float = hparam(0.999, 'EMA decay of the codebook statistics.')
-  epsilon: float = hparam(1e-5, 'Laplace smoothing of the EMA counts.')
+  commitment: float = hparam(10.0, 'Weight of the commitment loss (the original\'s --beta).',
+                             at_least=0)
+  z_log_size: int = hparam(14, 'log2 of the number of codebook entries.', at_least=1,
+                           at_most=20)
+  num_latents: int = hparam(10, 'Codebook vectors per image.', at_least=1)
+  decay: float = hparam(0.999, 'EMA decay of the codebook statistics.', above=0, below=1)
+  epsilon: float = hparam(1e-5, 'Laplace smoothing of the EMA counts.', above=0)
   filter_size: int = hparam(512, 'Width of the MLP after quantisation (the original\'s '
-                             'hparams.filter_size).')
-
-  def __post_init__(self):
-    super().__post_init__()
-    if not 0 < self.decay < 1:
-      raise ValueError(f'decay={self.decay} must lie in (0, 1).')
-    if min(self.z_log_size, self.num_latents, self.filter_size) < 1 or self.z_log_size > 20:
-      raise ValueError('z_log_size must lie in [1, 20]; num_latents and filter_size must be >= 1.')
-    if self.commitment < 0 or self.epsilon <= 0:
-      raise ValueError('commitment must be >= 0 and epsilon > 0.')
+                             'hparams.filter_size).', at_least=1)
 
 
 def nearest(vectors, codebook):
