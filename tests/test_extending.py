@@ -8,6 +8,7 @@ package is told about them, yet they train, report, export and reach the report'
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from acai_tf import report, rundir, trainer
