@@ -194,10 +194,10 @@ def data_jobs(settings):
   """One data_prep.build per real dataset of the grid."""
   jobs = []
   for dataset in (d for d in LATENTS if d in settings.datasets and d in REAL_DATASETS):
-    stem = REAL_DATASETS[dataset]['stem']  # data_prep's --dataset
+    stem = REAL_DATASETS[dataset]['stem']  # the raw source, e.g. mnist for mnist32
     source = (('--source=dir', f'--raw_dir={os.path.join(settings.raw_dir, stem)}')
               if settings.raw_dir else ())
-    jobs.append(Job(('data_prep.build', f'--dataset={stem}', f'--data_dir={settings.data_dir}',
+    jobs.append(Job(('data_prep.build', f'--dataset={dataset}', f'--data_dir={settings.data_dir}',
                      *source), dataset))
   return jobs
 

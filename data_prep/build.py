@@ -1,10 +1,12 @@
-"""Build the training TFRecords: python -m data_prep.build --dataset=mnist --data_dir=DIR
+"""Build the training TFRecords: python -m data_prep.build --dataset=mnist32 --data_dir=DIR
 
-Writes <data_dir>/<name>-<split>.tfrecord with the original's schema: one
-tf.train.Example per image, `image` (PNG bytes; CelebA keeps its JPEG bytes)
-and `label` (int64), in source order.
+Writes <data_dir>/<stem>-<split>.tfrecord with the original's schema and file names (mnist32
+-> mnist-train.tfrecord, mnist-test.tfrecord): one tf.train.Example per image, `image` (PNG
+bytes; CelebA keeps its JPEG bytes) and `label` (int64), in source order. The raw sources are
+`readers.SOURCES`; --dataset takes the training name (mnist32, svhn32, cifar10, celeba32 or
+celeba64, which share CelebA's records) or the stem (mnist, svhn, cifar10, celeba).
 
-Sources of the built-in datasets (mnist, svhn, cifar10, celeba):
+Sources of the built-in datasets:
   --source=dir   the official raw files you downloaded, in --raw_dir (works offline)
   --source=tfds  tensorflow-datasets downloads them (needs internet)
 
@@ -34,15 +36,16 @@ from absl import app, flags, logging
 
 from acai_tf.config import DATA_ENV
 from data_prep import own
-from data_prep.readers import READERS, RAW_FILES, RawDataError
+from data_prep.readers import SOURCES, RawDataError, Split
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
   """The program's flags; only defined when run as a program, so importing defines none."""
-  flags.DEFINE_string('dataset', None, f'Dataset to build: {", ".join(READERS)}, or a name of '
-                      'your own (lower case, digits, _ . -) with --source=folder or --tfds_name.')
+  flags.DEFINE_string('dataset', None, f'Dataset to build: {", ".join(built_in())} (or the '
+                      f'stem of their files: {", ".join(SOURCES)}), or a name of your own '
+                      '(lower case, digits, _ . -) with --source=folder or --tfds_name.')
   flags.DEFINE_enum('source', None, ['dir', 'tfds', 'folder'],
                     'Where images come from; default: dir if --raw_dir is given, else tfds.')
   flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir), or '
@@ -68,16 +71,26 @@ def define_flags():
                     'Show the traceback of a failure instead of one line (also: ACAI_DEBUG=1).')
 
 
-# tensorflow-datasets name and split mapping.
-TFDS = {'mnist': ('mnist', {'train': 'train', 'test': 'test'}),
-        'svhn': ('svhn_cropped', {'train': 'train', 'test': 'test', 'extra': 'extra'}),
-        'cifar10': ('cifar10', {'train': 'train', 'test': 'test'}),
-        'celeba': ('celeb_a', {'train': 'train+validation+test'})}
 TFDS_HOST = ('storage.googleapis.com', 443)
 
 
 class BuildError(RuntimeError):
   """The build cannot go on; the one-line message says what is wrong and what to do."""
+
+
+def built_in():
+  """{training dataset name: the stem of its records}, of acai_tf's built-in real datasets
+  (celeba32 and celeba64 read the same records)."""
+  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow (for the registry) only here
+  quiet.import_tensorflow()
+  from acai_tf.data.records import REAL_DATASETS  # noqa: PLC0415
+  return {name: spec['stem'] for name, spec in REAL_DATASETS.items()}
+
+
+def source_stem(name):
+  """The stem of the records `--dataset=name` builds (mnist32 -> mnist; a stem is kept), or
+  None if it names no built-in dataset."""
+  return name if name in SOURCES else built_in().get(name)
 
 
 def record_path(data_dir, dataset, split):
@@ -153,25 +166,20 @@ def check_online(timeout=3.0):
                      'tensorflow-datasets cannot download.') from None
 
 
-def tfds_splits(dataset):
-  """{split: Split} read through tensorflow-datasets (downloads on first use)."""
+def tfds_splits(source):
+  """{split: Split} of a `readers.Source` read through tensorflow-datasets (downloads on first
+  use)."""
   from acai_tf import quiet  # noqa: PLC0415
   quiet.import_tensorflow()
   import tensorflow_datasets as tfds  # noqa: PLC0415
-  from data_prep.readers import Split
-  name, splits = TFDS[dataset]
   out = {}
-  for split, tfds_split in splits.items():
-    ds, info = tfds.load(name, split=tfds_split, with_info=True, as_supervised=False)
-    count = info.splits[tfds_split].num_examples
+  for split, tfds_split in source.tfds_splits.items():
+    ds, info = tfds.load(source.tfds_name, split=tfds_split, with_info=True, as_supervised=False)
 
     def items(ds=ds):
       for example in tfds.as_numpy(ds):
-        label = int(example.get('label', 0))
-        if dataset == 'svhn':
-          label = (label - 1) % 10  # tfds has digits; the original used y - 1 (digit 0 -> 9)
-        yield example['image'], (0 if dataset == 'celeba' else label)
-    out[split] = Split(count, items())
+        yield example['image'], source.tfds_label(example.get('label', 0))
+    out[split] = Split(info.splits[tfds_split].num_examples, items())
   return out
 
 
@@ -190,36 +198,43 @@ def make_output(data_dir):
 
 
 def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
-  """Builds every split of `dataset`; returns {split: Counter of labels}.
+  """Builds every split of a built-in `dataset` (mnist32, or its stem mnist, ...); returns
+  {split: Counter of labels}.
 
   Raw files are checked before the output folder is created or written to.
   """
+  stem = source_stem(dataset)
+  if stem is None:
+    raise BuildError(f'--dataset={dataset} is not built in ({", ".join(built_in())}): for '
+                     'your own images pass --source=folder --raw_dir=IMAGES, for a '
+                     'tensorflow-datasets dataset --source=tfds --tfds_name=NAME')
+  raw = SOURCES[stem]
   check_output(data_dir)
   if os.path.isdir(data_dir):
     remove_orphans(data_dir, log)
 
   def bad_raw_data(error):
-    return BuildError(f'{error}. Put the official {RAW_FILES[dataset]} in --raw_dir={raw_dir}.')
+    return BuildError(f'{error}. Put the official {raw.files} in --raw_dir={raw_dir}.')
 
   if source == 'dir':
     if not raw_dir:
-      raise BuildError('--source=dir needs --raw_dir, the folder holding ' + RAW_FILES[dataset])
+      raise BuildError('--source=dir needs --raw_dir, the folder holding ' + raw.files)
     try:
-      splits = READERS[dataset](raw_dir)
+      splits = raw.read(raw_dir)
     except RawDataError as e:
       raise bad_raw_data(e) from e  # the cause shows with --debug
   else:
     try:
       check_online()
     except BuildError as e:
-      raise BuildError(f'{e} Download {RAW_FILES[dataset]} yourself, then run: python -m '
+      raise BuildError(f'{e} Download {raw.files} yourself, then run: python -m '
                        f'data_prep.build --dataset={dataset} --source=dir --raw_dir=FOLDER '
                        f'--data_dir={data_dir}') from None
-    splits = tfds_splits(dataset)
+    splits = tfds_splits(raw)
   make_output(data_dir)
   written = {}
   for split, data in splits.items():
-    path = record_path(data_dir, dataset, split)
+    path = record_path(data_dir, stem, split)
     log(f'writing {path} ({data.count} images)')
     try:
       written[split] = write_split(path, data, log)
@@ -227,7 +242,7 @@ def build(dataset, data_dir, source='dir', raw_dir=None, log=print):
       raise bad_raw_data(e) from e
   for split, counts in written.items():
     per_class = ', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))
-    log(f'{record_path(data_dir, dataset, split)}: {sum(counts.values())} images; '
+    log(f'{record_path(data_dir, stem, split)}: {sum(counts.values())} images; '
         f'per label {{{per_class}}}')
   return written
 
@@ -267,10 +282,8 @@ def build_own(name, data_dir, read, log=print):
 
 
 def check_own_name(name):
-  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow (for the registry) only here
-  quiet.import_tensorflow()
-  from acai_tf.data import DATASETS  # noqa: PLC0415
-  if name in DATASETS or name in READERS:
+  from acai_tf.data import DATASETS  # noqa: PLC0415 - TensorFlow only here (built_in: quiet)
+  if source_stem(name) or name in DATASETS:
     raise BuildError(f'--dataset={name} is a built-in dataset; name yours differently (e.g. '
                      f'my_{name}), or build the built-in one with --source=dir or tfds')
   if not re.fullmatch(r'[a-z0-9][a-z0-9_.-]*', name):
@@ -282,7 +295,7 @@ def run(argv):
   if len(argv) > 1:
     raise BuildError(f'unexpected arguments: {" ".join(argv[1:])}; give settings as --flags')
   if not FLAGS.dataset:
-    raise BuildError(f'--dataset is required: one of {", ".join(READERS)}, or a name of your '
+    raise BuildError(f'--dataset is required: one of {", ".join(built_in())}, or a name of your '
                      'own with --source=folder or --tfds_name')
   if not FLAGS.data_dir:
     raise BuildError(f'--data_dir is required (or set ${DATA_ENV})')
@@ -298,10 +311,6 @@ def run(argv):
     build_own(FLAGS.dataset, data_dir, lambda: own.read_tfds(
         FLAGS.tfds_name, FLAGS.size, FLAGS.channels, FLAGS.image_key, FLAGS.label_key,
         FLAGS.tfds_data_dir, check_online), log)
-  elif FLAGS.dataset not in READERS:
-    raise BuildError(f'--dataset={FLAGS.dataset} is not built in ({", ".join(READERS)}): for '
-                     'your own images pass --source=folder --raw_dir=IMAGES, for a '
-                     'tensorflow-datasets dataset --source=tfds --tfds_name=NAME')
   else:
     build(FLAGS.dataset, data_dir, FLAGS.source or ('dir' if raw_dir else 'tfds'), raw_dir,
           log=log)

@@ -321,17 +321,40 @@ def read_celeba(raw_dir):
   return {'train': Split(len(names), ((data, 0) for _, data in _celeba_images(source, names)))}
 
 
-READERS = {'mnist': read_mnist, 'svhn': read_svhn, 'cifar10': read_cifar10,
-           'celeba': read_celeba}
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """A built-in dataset's raw data, under the stem of its record files (mnist-train.tfrecord).
 
-# What to download, for the error messages and the README.
-RAW_FILES = {
-    'mnist': 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, '
-             't10k-labels-idx1-ubyte.gz (http://yann.lecun.com/exdb/mnist/)',
-    'svhn': 'train_32x32.mat, test_32x32.mat, extra_32x32.mat '
-            '(http://ufldl.stanford.edu/housenumbers/)',
-    'cifar10': 'cifar-10-python.tar.gz or cifar-10-matlab.tar.gz '
-               '(https://www.cs.toronto.edu/~kriz/cifar.html)',
-    'celeba': 'img_align_celeba.zip or its unzipped folder img_align_celeba/ '
-              '(https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, "Align&Cropped Images")',
+  Attributes:
+    read: raw_dir -> {split: Split}, from the official files (--source=dir).
+    files: what to download, for the error messages.
+    tfds_name: its tensorflow-datasets name (--source=tfds).
+    tfds_splits: our split -> the tensorflow-datasets split it is made of.
+    tfds_label: a tensorflow-datasets label -> the label the original's files give.
+  """
+  read: object
+  files: str
+  tfds_name: str
+  tfds_splits: dict
+  tfds_label: object = int
+
+
+SOURCES = {
+    'mnist': Source(read_mnist, 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, '
+                    't10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz '
+                    '(http://yann.lecun.com/exdb/mnist/)',
+                    'mnist', {'train': 'train', 'test': 'test'}),
+    # tfds labels digits 0-9; the original's .mat files label 0 as 10 and it read y - 1.
+    'svhn': Source(read_svhn, 'train_32x32.mat, test_32x32.mat, extra_32x32.mat '
+                   '(http://ufldl.stanford.edu/housenumbers/)',
+                   'svhn_cropped', {'train': 'train', 'test': 'test', 'extra': 'extra'},
+                   tfds_label=lambda label: (int(label) - 1) % 10),
+    'cifar10': Source(read_cifar10, 'cifar-10-python.tar.gz or cifar-10-matlab.tar.gz '
+                      '(https://www.cs.toronto.edu/~kriz/cifar.html)',
+                      'cifar10', {'train': 'train', 'test': 'test'}),
+    # Unlabelled, one split: the original's celeba-train.tfrecord holds every image.
+    'celeba': Source(read_celeba, 'img_align_celeba.zip or its unzipped folder '
+                     'img_align_celeba/ (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, '
+                     '"Align&Cropped Images")',
+                     'celeb_a', {'train': 'train+validation+test'}, tfds_label=lambda _: 0),
 }

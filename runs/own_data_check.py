@@ -55,7 +55,7 @@ def main():
   run('-m', 'data_prep.build', '--dataset=mnist_folder', '--source=folder', f'--raw_dir={folder}',
       f'--data_dir={data}')
   print(f'built the folder dataset in {time.perf_counter() - start:.1f} s (process included)')
-  run('-m', 'data_prep.build', '--dataset=mnist', '--source=dir', f'--raw_dir={args.mnist_dir}',
+  run('-m', 'data_prep.build', '--dataset=mnist32', '--source=dir', f'--raw_dir={args.mnist_dir}',
       f'--data_dir={data}')
   results = {}
   for dataset in ('mnist_folder', 'mnist32'):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf.data import get_dataset
+from acai_tf.data import DATASETS, get_dataset
 from acai_tf.data.records import DataFormatError, MissingDataError, ShuffleBuffer
 from helpers import MNIST_DIR, run_module
-from data_prep import build as builder
+from data_prep import build as builder, readers
 from data_prep.readers import Split
 
 def test_mnist_from_idx_files(tmp_path, raw_files):
@@ -85,7 +85,7 @@ class TestShuffleBuffer:
 
 def test_svhn_from_mat_files(tmp_path, raw_files):
   raw_files.svhn(tmp_path / 'raw')
-  counts = builder.build('svhn', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+  counts = builder.build('svhn32', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert {k: sum(v.values()) for k, v in counts.items()} == {'train': 6, 'test': 4, 'extra': 3}
   assert set(counts['train']) <= set(range(10))  # labels y - 1, digit 0 (10) -> 9
@@ -93,6 +93,19 @@ def test_svhn_from_mat_files(tmp_path, raw_files):
   images, labels = dataset.arrays('train')
   assert images.shape == (9, 32, 32, 3)  # train + extra
   assert dataset.test()[0].shape == (4, 32, 32, 3)
+
+
+def test_data_prep_takes_the_training_names_and_the_file_stems():
+  assert {name: builder.source_stem(name) for name in DATASETS if name != 'lines32'} == {
+      'mnist32': 'mnist', 'svhn32': 'svhn', 'celeba32': 'celeba', 'cifar10': 'cifar10',
+      'celeba64': 'celeba'}
+  assert builder.source_stem('celeba') == 'celeba' and builder.source_stem('pets') is None
+  with pytest.raises(builder.BuildError, match='--dataset=lines32 is not built in'):
+    builder.build('lines32', '/nonexistent')
+  # tensorflow-datasets labels SVHN's digits 0-9; the original's files (and records) say y - 1.
+  svhn = readers.SOURCES['svhn']
+  assert [svhn.tfds_label(digit) for digit in (0, 1, 9)] == [9, 0, 8]
+  assert readers.SOURCES['celeba'].tfds_label(5) == 0
 
 
 def test_cifar_from_python_tarball(tmp_path, raw_files):
@@ -106,7 +119,7 @@ def test_cifar_from_python_tarball(tmp_path, raw_files):
 
 def test_celeba_from_zip(tmp_path, raw_files):
   raw_files.celeba(tmp_path / 'raw')
-  counts = builder.build('celeba', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
+  counts = builder.build('celeba64', str(tmp_path / 'data'), raw_dir=str(tmp_path / 'raw'),
                          log=lambda s: None)
   assert counts['train'] == {0: 3}
   dataset = get_dataset('celeba32', str(tmp_path / 'data'))
@@ -152,7 +165,7 @@ def test_corrupt_inputs_name_the_file(tmp_path, raw_files):
   (tmp_path / 'bad' / 'cifar10-train.tfrecord').write_bytes(b'')
   with pytest.raises(DataFormatError, match='cifar10-test.tfrecord is not a data_prep TFRecord'):
     get_dataset('cifar10', str(tmp_path / 'bad')).test()
-  with pytest.raises(MissingDataError, match='python -m data_prep.build --dataset=svhn'):
+  with pytest.raises(MissingDataError, match='python -m data_prep.build --dataset=svhn32'):
     get_dataset('svhn32', str(tmp_path / 'bad')).check()
 
 

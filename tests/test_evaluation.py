@@ -96,7 +96,7 @@ def tiny_runs(tmp_path_factory):
   """A tiny ACAI run on lines32 and baseline + ACAI runs on a generated mnist32."""
   root = tmp_path_factory.mktemp('runs')
   make_mnist(root / 'raw', train=64, test=40)
-  assert run_module('data_prep.build', '--dataset=mnist', f'--raw_dir={root / "raw"}',
+  assert run_module('data_prep.build', '--dataset=mnist32', f'--raw_dir={root / "raw"}',
                     f'--data_dir={root / "data"}').returncode == 0
   common = [f'--train_dir={root / "train"}', f'--data_dir={root / "data"}', '--depth=4',
             '--latent=4', '--batch=16', '--total_kimg=0.0625', '--report_kimg=0.0625',

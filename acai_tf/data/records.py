@@ -85,7 +85,7 @@ class RecordDataset(Dataset):
     if missing:
       raise MissingDataError(
           f'{self.name}: missing {", ".join(missing)}. Build it with\n  python -m data_prep.build '
-          f'--dataset={self.stem} --data_dir={self.data_dir} [--source=dir --raw_dir=FOLDER]\n'
+          f'--dataset={self.name} --data_dir={self.data_dir} [--source=dir --raw_dir=FOLDER]\n'
           'or point --data_dir (or $ACAI_DATA) at the folder that holds it.')
     return paths
 
