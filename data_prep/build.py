@@ -25,6 +25,7 @@ output folder by killed builds are removed when the next build starts.
 """
 
 import collections
+import functools
 import json
 import os
 import re
@@ -41,34 +42,41 @@ from data_prep.readers import SOURCES, RawDataError, Split
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-  """The program's flags; only defined when run as a program, so importing defines none."""
-  flags.DEFINE_string('dataset', None, f'Dataset to build: {", ".join(built_in())} (or the '
-                      f'stem of their files: {", ".join(SOURCES)}), or a name of your own '
-                      '(lower case, digits, _ . -) with --source=folder or --tfds_name.')
-  flags.DEFINE_enum('source', None, ['dir', 'tfds', 'folder'],
-                    'Where images come from; default: dir if --raw_dir is given, else tfds.')
-  flags.DEFINE_string('raw_dir', None, 'Folder with the official raw files (--source=dir), or '
-                      'your images (--source=folder).')
-  flags.DEFINE_string('tfds_name', None, 'A tensorflow-datasets image dataset to build as '
-                      '--dataset (with --source=tfds).')
-  flags.DEFINE_string('image_key', None, 'With --tfds_name: the image feature (default: the '
-                      'first image feature).')
-  flags.DEFINE_string('label_key', None, "With --tfds_name: the class-label feature (default: "
-                      "'label' if there is one; none: unlabelled).")
-  flags.DEFINE_string('tfds_data_dir', None, "With --tfds_name: tensorflow-datasets' data "
-                      'folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).')
-  flags.DEFINE_integer('size', 32, 'Your own datasets: image height and width, 32 or 64.')
-  flags.DEFINE_integer('channels', None, 'Your own datasets: 1 (greyscale) or 3 (colour); '
-                       'default: 1 if every image is greyscale, else 3.')
-  flags.DEFINE_float('test_fraction', 0.1, '--source=folder: the share of files (by a hash of '
-                     'their path) that form the test split.')
-  flags.DEFINE_bool('strict', False, '--source=folder: fail on an unreadable image instead of '
-                    'skipping it.')
-  flags.DEFINE_string('data_dir', os.environ.get(DATA_ENV),
-                      'Output folder (default: $ACAI_DATA); training reads it with --data_dir.')
-  flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
-                    'Show the traceback of a failure instead of one line (also: ACAI_DEBUG=1).')
+def define_flags(flag_values=FLAGS):
+  """The program's flags, in `flag_values`; only defined when run as a program (importing
+  defines none), and tests give a FlagValues of their own."""
+  define = functools.partial(_define, flag_values)
+  define('string', 'dataset', None, f'Dataset to build: {", ".join(built_in())} (or the stem '
+         f'of their files: {", ".join(SOURCES)}), or a name of your own (lower case, digits, '
+         '_ . -) with --source=folder or --tfds_name.')
+  define('enum', 'source', None, 'Where images come from; default: dir if --raw_dir is given, '
+         'else tfds.', enum_values=['dir', 'tfds', 'folder'])
+  define('string', 'raw_dir', None, 'Folder with the official raw files (--source=dir), or '
+         'your images (--source=folder).')
+  define('string', 'tfds_name', None, 'A tensorflow-datasets image dataset to build as '
+         '--dataset (with --source=tfds).')
+  define('string', 'image_key', None, 'With --tfds_name: the image feature (default: the '
+         'first image feature).')
+  define('string', 'label_key', None, "With --tfds_name: the class-label feature (default: "
+         "'label' if there is one; none: unlabelled).")
+  define('string', 'tfds_data_dir', None, "With --tfds_name: tensorflow-datasets' data folder "
+         '(default: $TFDS_DATA_DIR or ~/tensorflow_datasets).')
+  define('integer', 'size', 32, 'Your own datasets: image height and width, 32 or 64.')
+  define('integer', 'channels', None, 'Your own datasets: 1 (greyscale) or 3 (colour); '
+         'default: 1 if every image is greyscale, else 3.')
+  define('float', 'test_fraction', 0.1, '--source=folder: the share of files (by a hash of '
+         'their path) that form the test split.')
+  define('bool', 'strict', False, '--source=folder: fail on an unreadable image instead of '
+         'skipping it.')
+  define('string', 'data_dir', os.environ.get(DATA_ENV), 'Output folder (default: $ACAI_DATA); '
+         'training reads it with --data_dir.')
+  define('bool', 'debug', os.environ.get('ACAI_DEBUG') == '1', 'Show the traceback of a '
+         'failure instead of one line (also: ACAI_DEBUG=1).')
+
+
+def _define(flag_values, kind, name, default, help, **kwargs):  # noqa: A002 - absl's name
+  getattr(flags, f'DEFINE_{kind}')(name=name, default=default, help=help, flag_values=flag_values,
+                                   **kwargs)
 
 
 TFDS_HOST = ('storage.googleapis.com', 443)

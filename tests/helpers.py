@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 import keras
 import numpy as np
@@ -115,6 +116,30 @@ def _replaced(owner, name, value):
     yield
   finally:
     setattr(owner, name, saved)
+
+
+def run_build(*args):
+  """Runs `python -m data_prep.build args` inside this process, on flags of its own (its names
+  clash with acai_tf's): a CompletedProcess with the exit code, stdout and stderr."""
+  from absl import flags, logging  # noqa: PLC0415
+
+  from data_prep import build  # noqa: PLC0415
+  flag_values = flags.FlagValues()
+  build.define_flags(flag_values)
+  out, err, verbosity = io.StringIO(), io.StringIO(), logging.get_verbosity()
+  with _replaced(build, 'FLAGS', flag_values), contextlib.redirect_stdout(out), \
+      contextlib.redirect_stderr(err):
+    try:
+      build.main(flag_values(['data_prep.build', *args]))
+      code = 0
+    except SystemExit as e:
+      code = e.code or 0
+    except Exception:  # noqa: BLE001 - uncaught (--debug): as the interpreter reports it
+      traceback.print_exc()
+      code = 1
+    finally:
+      logging.set_verbosity(verbosity)
+  return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def run_module(*args, cwd=None, timeout=600):

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import run_module
+from helpers import run_build
 from data_prep import build as builder
 
 
 def build_cli(tmp_path, dataset, *flags):
-  return run_module('data_prep.build', f'--dataset={dataset}', f'--raw_dir={tmp_path / "raw"}',
-                    f'--data_dir={tmp_path / "out"}', *flags, cwd=str(tmp_path))
+  return run_build(f'--dataset={dataset}', f'--raw_dir={tmp_path / "raw"}',
+                   f'--data_dir={tmp_path / "out"}', *flags)
 
 
 def assert_one_error_line(result, *fragments):
@@ -355,12 +355,11 @@ def test_output_folder_that_is_a_file(tmp_path, raw_files):
   assert_one_error_line(build_cli(tmp_path, 'mnist'), '--data_dir', str(tmp_path / 'out'))
 
 
-@pytest.mark.slow
 def test_missing_dataset_flag_and_tilde_folders(tmp_path, raw_files, monkeypatch):
-  assert_one_error_line(run_module('data_prep.build', f'--data_dir={tmp_path}'), '--dataset')
+  assert_one_error_line(run_build(f'--data_dir={tmp_path}'), '--dataset')
   raw_files.mnist(tmp_path / 'raw')
   monkeypatch.setenv('HOME', str(tmp_path))
-  result = run_module('data_prep.build', '--dataset=mnist', '--raw_dir=~/raw', '--data_dir=~/out')
+  result = run_build('--dataset=mnist', '--raw_dir=~/raw', '--data_dir=~/out')
   assert result.returncode == 0, result.stderr[-2000:]
   assert (tmp_path / 'out' / 'mnist-test.tfrecord').exists()
 

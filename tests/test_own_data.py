@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from acai_tf import report, trainer
 from acai_tf.data import MissingDataError, get_dataset
-from helpers import run_module
+from helpers import run_build, run_module
 from data_prep import build, own
 
 SHAPES = ('circle', 'square', 'triangle')
@@ -157,10 +157,9 @@ def test_an_unknown_tfds_name_says_how_to_find_names():
     own.read_tfds('no_such_dataset_of_images')
 
 
-@pytest.mark.slow
 def test_a_bad_build_flag_exits_2_with_one_line(tmp_path):
-  result = run_module('data_prep.build', '--dataset=pets', '--source=folder',
-                      f'--raw_dir={tmp_path / "missing"}', f'--data_dir={tmp_path / "data"}')
+  result = run_build('--dataset=pets', '--source=folder', f'--raw_dir={tmp_path / "missing"}',
+                     f'--data_dir={tmp_path / "data"}')
   assert result.returncode == 2 and result.stderr.count('\n') == 1
   assert result.stderr.startswith('error: ') and 'is not a folder' in result.stderr
 
