@@ -6,6 +6,7 @@ Every value is checked when a config is made, before anything is written to disk
 """
 
 import dataclasses
+import math
 import os
 
 IMAGE_SIZE = 32  # the paper's images; datasets may have others (e.g. 64): scales follow the size
@@ -66,16 +67,21 @@ def requirement(field):
 
 
 def check_fields(config):
-  """A ValueError naming the first field of `config` outside its `hparam` choices or bounds."""
+  """A ValueError naming the first field of `config` outside its `hparam` choices or bounds,
+  unset (None) where its default is set, or an infinite or NaN number."""
   for field in dataclasses.fields(config):
     value = getattr(config, field.name)
     choices, limits = field.metadata.get('choices'), field.metadata.get('limits')
     if value is None:
-      continue
+      if field.default is None:
+        continue
+      raise ValueError(f'{field.name} is unset (None); its default is {field.default!r}.')
     if choices and value not in choices:
       raise ValueError(f'{field.name}={value!r}; choose one of: {", ".join(choices)}.')
+    if isinstance(value, float) and not math.isfinite(value):
+      raise ValueError(f'{field.name}={value!r} must be a finite number.')
     if limits and not all(_HOLDS[op](value, bound) for op, bound in limits.items()):
-      raise ValueError(f'{field.name}={_number(value)} must be {requirement(field)}.')
+      raise ValueError(f'{field.name}={value!r} must be {requirement(field)}.')
 
 
 @dataclasses.dataclass(frozen=True)

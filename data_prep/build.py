@@ -46,9 +46,10 @@ def define_flags(flag_values=FLAGS):
   """The program's flags, in `flag_values`; only defined when run as a program (importing
   defines none), and tests give a FlagValues of their own."""
   define = functools.partial(_define, flag_values)
-  define('string', 'dataset', None, f'Dataset to build: {", ".join(built_in())} (or the stem '
-         f'of their files: {", ".join(SOURCES)}), or a name of your own (lower case, digits, '
-         '_ . -) with --source=folder or --tfds_name.')
+  define('string', 'dataset', None, 'Dataset to build: a built-in one by the name training '
+         f'uses (e.g. mnist32, celeba64) or by the stem of its files ({", ".join(SOURCES)}), '
+         'or a name of your own (lower case, digits, _ . -) with --source=folder or '
+         '--tfds_name.')
   define('enum', 'source', None, 'Where images come from; default: dir if --raw_dir is given, '
          'else tfds.', enum_values=['dir', 'tfds', 'folder'])
   define('string', 'raw_dir', None, 'Folder with the official raw files (--source=dir), or '
@@ -97,7 +98,8 @@ def built_in():
 
 def source_stem(name):
   """The stem of the records `--dataset=name` builds (mnist32 -> mnist; a stem is kept), or
-  None if it names no built-in dataset."""
+  None if it names no built-in dataset. Only a training name imports TensorFlow (the
+  registry)."""
   return name if name in SOURCES else built_in().get(name)
 
 
@@ -290,8 +292,9 @@ def build_own(name, data_dir, read, log=print):
 
 
 def check_own_name(name):
-  from acai_tf.data import DATASETS  # noqa: PLC0415 - TensorFlow only here (built_in: quiet)
-  if source_stem(name) or name in DATASETS:
+  is_built_in = source_stem(name)  # first: it imports TensorFlow quietly
+  from acai_tf.data import DATASETS  # noqa: PLC0415
+  if is_built_in or name in DATASETS:
     raise BuildError(f'--dataset={name} is a built-in dataset; name yours differently (e.g. '
                      f'my_{name}), or build the built-in one with --source=dir or tfds')
   if not re.fullmatch(r'[a-z0-9][a-z0-9_.-]*', name):

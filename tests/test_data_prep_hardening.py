@@ -377,8 +377,9 @@ def test_offline_tfds_error_is_one_line(tmp_path, monkeypatch):
   assert 'train_32x32.mat' in str(raised.value)
 
 
-def test_readers_module_imports_no_tensorflow():
-  code = 'import sys, data_prep.readers; print("tensorflow" in sys.modules)'
+def test_readers_and_a_stem_import_no_tensorflow():
+  code = ('import sys; from data_prep import build; build.source_stem("mnist"); '
+          'print("tensorflow" in sys.modules)')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   assert result.stdout.strip() == 'False', result.stderr

@@ -205,8 +205,15 @@ def test_configs_enforce_the_bounds_their_fields_declare():
     VQVAEConfig(decay=1)
   with pytest.raises(ValueError, match=r"^encode_with='max'; choose one of: sample, mean\.$"):
     MODELS['vae'].config_class(encode_with='max')
-  with pytest.raises(ValueError, match=r'^report_kimg=nan must be in \(0, 1e\+12\]\.$'):
+  with pytest.raises(ValueError, match=r'^report_kimg=nan must be a finite number\.$'):
     TrainConfig(report_kimg=float('nan'))
+  with pytest.raises(ValueError, match=r'^dropout=1\.0000001 must be in \(0, 1\]\.$'):
+    DropoutConfig(dropout=1.0000001)
+  with pytest.raises(ValueError, match=r"^shuffle is unset \(None\); its default is 'buffer'\.$"):
+    TrainConfig(shuffle=None)
+  with pytest.raises(ValueError, match='lr is unset'):
+    DropoutConfig(lr=None)
+  TrainConfig(xla=None, data_dir=None)  # unset by default: None means auto / $ACAI_DATA
   # Every bounded field of every config refuses a value just past its first bound.
   for config_class in {cls.config_class for cls in MODELS.values()} | {TrainConfig}:
     for field in dataclasses.fields(config_class):

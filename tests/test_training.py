@@ -55,7 +55,7 @@ def test_run_name_and_config_checks(tmp_path):
     (['--latent_width=3'], 'latent_width=3 must be a power of two'),
     (['--latent_width=64'], 'latent_width=64 must divide the image size 32'),
     (['--model=baseline', '--reg=0.3'], '--reg do(es) not apply to --model=baseline'),
-    (['--total_kimg=0'], 'total_kimg=0 must be in (0, '),
+    (['--total_kimg=0'], 'total_kimg=0.0 must be in (0, '),
 ])
 def test_cli_rejects_bad_input(tmp_path, args, message):
   code, stderr = run_program('acai_tf.train', f'--train_dir={tmp_path}', *args)
