@@ -7,6 +7,7 @@ Every value is checked when a config is made, before anything is written to disk
 
 import dataclasses
 import math
+import operator
 import os
 
 IMAGE_SIZE = 32  # the paper's images; datasets may have others (e.g. 64): scales follow the size
@@ -37,7 +38,7 @@ def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=No
   """A config field whose help text becomes its flag's help; `choices` makes an enum flag.
 
   The bounds (`at_least`/`above` below, `at_most`/`below` above) and `choices` are checked by
-  `check_fields` when a config is made; a None value is left to the config (unset).
+  `check_fields` when a config is made; None passes only where the default is None (unset).
   """
   limits = {'>=': at_least, '>': above, '<=': at_most, '<': below}
   metadata = {'help': help, 'choices': choices,
@@ -45,8 +46,7 @@ def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=No
   return dataclasses.field(default=default, metadata=metadata)
 
 
-_HOLDS = {'>=': lambda v, b: v >= b, '>': lambda v, b: v > b,
-          '<=': lambda v, b: v <= b, '<': lambda v, b: v < b}
+_HOLDS = {'>=': operator.ge, '>': operator.gt, '<=': operator.le, '<': operator.lt}
 
 
 def _number(value):
