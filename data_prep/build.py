@@ -352,6 +352,16 @@ def main(argv):
     sys.exit(code)
 
 
+def parse_flags(argv):
+  """absl's parsing, with a bad flag as one `error:` line and exit code 2 (as acai_tf's
+  programs do)."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as error:
+    print(f'error: {error}. Run with --helpshort to list the flags.', file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

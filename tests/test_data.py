@@ -201,3 +201,6 @@ def test_build_cli_from_any_directory(tmp_path, raw_files):
   missing = run_module('data_prep.build', '--dataset=svhn', f'--raw_dir={tmp_path / "none"}',
                        f'--data_dir={tmp_path / "out"}', cwd=str(tmp_path))
   assert missing.returncode == 2 and 'train_32x32.mat' in missing.stderr
+  bad_flag = run_module('data_prep.build', '--dataset=mnist', '--source=ftp', cwd=str(tmp_path))
+  assert bad_flag.returncode == 2
+  assert bad_flag.stderr.strip().splitlines()[-1].startswith('error: flag --source=ftp: ')
