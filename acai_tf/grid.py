@@ -69,7 +69,7 @@ class Settings:
   data_dir: str = dataclasses.field(default_factory=default_data_dir)
   raw_dir: str = None  # None: data_prep downloads; else <raw_dir>/<mnist|svhn|cifar10|celeba>
   total_kimg: float = 16384
-  report_kimg: float = 64
+  report_kimg: float = None  # None: each run's total_kimg / 256 (acai_tf.train's default)
   n_init: int = 1000
   seeds: tuple = (0,)  # one run of each setting per seed (reruns, as the paper's tables)
   evals: tuple = EVALS
@@ -159,6 +159,8 @@ def train_jobs(settings):
                   'data_dir': settings.data_dir, 'total_kimg': settings.total_kimg,
                   'report_kimg': settings.report_kimg, 'model': model, 'seed': seed, **paper,
                   **extra}
+        if settings.report_kimg is None:
+          del values['report_kimg']  # the run's own default: the paper's 256 reports
         argv = ('acai_tf.train', *(_flag(k, v) for k, v in values.items()))
         jobs.append(Job(argv, dataset, run_dir))
   return jobs
@@ -234,7 +236,8 @@ def define_flags():
   flags.DEFINE_string('raw_dir', None, 'Data jobs read the official files from <raw_dir>/'
                       '<mnist|svhn|cifar10|celeba> (data_prep --source=dir); unset: download.')
   flags.DEFINE_float('total_kimg', 16384, 'Training length of every run (the paper: 16384).')
-  flags.DEFINE_float('report_kimg', 64, 'Report, export and checkpoint period of every run.')
+  flags.DEFINE_float('report_kimg', None, 'Report, export and checkpoint period of every run; '
+                     'unset: total_kimg / 256, the paper\'s 256 reports per run.')
   flags.DEFINE_list('seeds', '0', 'Seeds: every run of the grid once per seed (the paper\'s '
                     'tables give mean and std over reruns, e.g. --seeds=0,1,2).')
   flags.DEFINE_integer('n_init', 1000, 'K-means restarts of the clustering jobs (the paper: 1000).')

@@ -30,7 +30,9 @@ FLAGS = flags.FLAGS
 def define_flags():
   """The program's flags (not defined on import: the notebooks import `report`, and training
   programs have a --train_dir of their own)."""
-  flags.DEFINE_string('train_dir', './experiments', 'Folder holding runs (searched recursively).')
+  flags.DEFINE_multi_string('train_dir', './experiments', 'Folder holding runs (searched '
+                            'recursively); repeat it to put budgets side by side, e.g. '
+                            '--train_dir=results/cpu128 --train_dir=results/cpu1024.')
   flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
 
 MODEL_ORDER = tuple(MODELS)  # the registry's order
@@ -72,49 +74,103 @@ def _paper(table, key, model):
 
 
 def find_runs(train_dir):
-  """Every run below `train_dir`: dicts with config, reports and eval results."""
+  """Every run below `train_dir` (a folder or a list of them): dicts with its config, reports
+  and evaluation results."""
   runs = []
-  for folder in rundir.find_runs(train_dir):
-    config = rundir.read_json(os.path.join(folder, rundir.CONFIG_FILE))
-    if config is None:
-      continue  # unreadable: read_json warned
-    reports = rundir.read_metrics(folder)
-    evals = rundir.read_evals(folder)
-    model_config = config['model_config']
-    d_z = model_config['latent_width'] ** 2 * model_config['latent']
-    runs.append({'dir': folder, 'model': config['model'],
-                 'dataset': config['train_config']['dataset'], 'd_z': d_z, 'reports': reports,
-                 'kimg': reports[-1]['kimg'] if reports else 0.0, 'evals': evals})
+  for root in [train_dir] if isinstance(train_dir, str) else train_dir:
+    for folder in rundir.find_runs(root):
+      config = rundir.read_json(os.path.join(folder, rundir.CONFIG_FILE))
+      if config is None:
+        continue  # unreadable: read_json warned
+      reports = sorted(rundir.read_metrics(folder), key=lambda r: r['step'])
+      model_config = config['model_config']
+      d_z = model_config['latent_width'] ** 2 * model_config['latent']
+      runs.append({'dir': folder, 'model': config['model'],
+                   'dataset': config['train_config']['dataset'], 'd_z': d_z,
+                   'budget': config['train_config']['total_kimg'], 'reports': reports,
+                   'kimg': reports[-1]['kimg'] if reports else 0.0,
+                   'evals': rundir.read_evals(folder)})
   return runs
 
 
 def find_pixel_probes(train_dir):
-  """{dataset: accuracy} of the raw-pixel probes (eval_probe_pixels_*.json) below `train_dir`."""
+  """{dataset: accuracy} of the raw-pixel probes (eval_probe_pixels_*.json) below `train_dir`
+  (a folder or a list of them)."""
   out = {}
-  for folder, _, _ in os.walk(train_dir):
-    for name, result in rundir.read_evals(folder).items():
-      if name.startswith('probe_pixels_'):
-        out[result['dataset']] = result['accuracy']
+  for root in [train_dir] if isinstance(train_dir, str) else train_dir:
+    for folder, _, _ in os.walk(root):
+      for name, result in rundir.read_evals(folder).items():
+        if name.startswith('probe_pixels_'):
+          out[result['dataset']] = result['accuracy']
   return out
 
 
+def final_reports(reports, last):
+  """The reports whose median the paper takes: the last `last` (fewer if the run has fewer)."""
+  return sorted(reports, key=lambda r: r['step'])[-last:]
+
+
 def final_median(reports, key, last):
-  values = [r[key] for r in sorted(reports, key=lambda r: r['step'])[-last:] if key in r]
+  values = [r[key] for r in final_reports(reports, last) if key in r]
   values = [v for v in values if v is not None and not math.isnan(v)]
   return float(np.median(values)) if values else float('nan')
 
 
-def _cell(values, kimg, scale=1.0, digits=2, paper=None):
+def _kimg(value):
+  return f'{value:g}'
+
+
+class _Notes:
+  """The footnotes of a table: windows of fewer than `last` reports, unfinished runs."""
+
+  def __init__(self, last):
+    self.last, self.lines = last, []
+
+  def window(self, group):
+    """'kimg A–B': what the medians of `group` (runs) cover; a note if a run has fewer than
+    `last` reports."""
+    picked = [final_reports(r['reports'], self.last) for r in group if r['reports']]
+    if not picked:
+      return 'no reports'
+    short = sorted({len(p) for p in picked if len(p) < self.last})
+    start, end = min(p[0]['kimg'] for p in picked), max(p[-1]['kimg'] for p in picked)
+    text = f'kimg {_kimg(start)}–{_kimg(end)}'
+    if short:
+      counts = ', '.join(map(str, short))
+      self.lines.append(f'⚠ {_describe(group)}: only {counts} reports (fewer than {self.last}), '
+                        'so the median covers all of them: scale --report_kimg with the budget '
+                        '(unset, it is total_kimg / 256).')
+      text += f' ⚠ {counts} reports'
+    return text
+
+  def budget(self, group):
+    """'1024 kimg', with how far the least trained run of `group` got if not all finished."""
+    budget = min(r['budget'] for r in group)
+    reached = min(r['kimg'] for r in group)
+    if reached < budget:
+      self.lines.append(f'{_describe(group)}: not finished (the least trained run is at '
+                        f'{_kimg(reached)} of {_kimg(budget)} kimg).')
+      return f'{_kimg(budget)} kimg (at {_kimg(reached)})'
+    return f'{_kimg(budget)} kimg'
+
+  def text(self):
+    return ''.join(f'\n\n{line}' for line in dict.fromkeys(self.lines))
+
+
+def _describe(group):
+  run = group[0]
+  return (f'{_name(run["model"])} on {_dataset_name(run["dataset"])}, d_z {run["d_z"]}, '
+          f'{_kimg(run["budget"])} kimg')
+
+
+def _cell(values, scale=1.0, digits=2):
   values = [v * scale for v in values if not math.isnan(v)]
   if not values:
     return 'n/a'
   text = f'{np.mean(values):.{digits}f}'
   if len(values) > 1:
     text += f' ± {np.std(values):.{digits}f}'
-  text += f' [{kimg:g} kimg, n={len(values)}]'
-  if paper is not None:
-    text += f' ({paper})'
-  return text
+  return text + f' (n={len(values)})'
 
 
 def _group(runs, key):
@@ -124,82 +180,114 @@ def _group(runs, key):
   return groups
 
 
+def _order(model):
+  return MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+
+
 def _models(runs):
   present = {r['model'] for r in runs}
   return [m for m in MODEL_ORDER if m in present] + sorted(present - set(MODEL_ORDER))
+
+
+# The paper's runs: 16384 kimg, a report every 64 kimg, the median of the last 20.
+PAPER_BUDGET = 16384
+PAPER_WINDOW = f'kimg {PAPER_BUDGET - 19 * 64}–{PAPER_BUDGET}'
+PAPER_ROW = f'paper, {PAPER_BUDGET} kimg'
 
 
 def table_lines(runs, last):
   runs = [r for r in runs if r['dataset'] == 'lines32' and r['reports']]
   if not runs:
     return ''
-  lines = ['### Table 1: lines32 (lower is better; ours [budget, runs] (paper))', '',
-           'Model | d_z | Mean Distance (×10⁻³) | Smoothness', '---|---|---|---']
-  for (model, d_z), group in sorted(_group(runs, lambda r: (r['model'], r['d_z'])).items(),
-                                    key=lambda kv: (MODEL_ORDER.index(kv[0][0])
-                                                    if kv[0][0] in MODEL_ORDER else 99, kv[0][1])):
+  notes = _Notes(last)
+  lines = [f'### Table 1: lines32, lower is better (per run the median of its last {last} '
+           'reports, then mean ± std over runs)', '',
+           'Model | d_z | budget | Mean Distance (×10⁻³) | Smoothness | median over',
+           '---|---|---|---|---|---']
+  groups = _group(runs, lambda r: (r['model'], r['d_z']))
+  for model, d_z in sorted(groups, key=lambda k: (_order(k[0]), k)):
+    by_budget = _group(groups[model, d_z], lambda r: r['budget'])
+    for budget in sorted(by_budget):
+      group = by_budget[budget]
+      distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], 1e3)
+      smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], 1,
+                     3)
+      lines.append(f'{_name(model)} | {d_z} | {notes.budget(group)} | {distance} | {smooth} | '
+                   f'{notes.window(group)}')
     paper = PAPER_LINES.get(model)
-    kimg = min(r['kimg'] for r in group)
-    distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], kimg,
-                     1e3, 2, f'{paper[0]} ± {paper[1]}' if paper else None)
-    smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], kimg,
-                   1.0, 3, f'{paper[2]} ± {paper[3]}' if paper else None)
-    lines.append(f'{_name(model)} | {d_z} | {distance} | {smooth}')
-  return '\n'.join(lines)
+    if paper:
+      lines.append(f'{_name(model)} | {d_z} | {PAPER_ROW} | {paper[0]} ± {paper[1]} | '
+                   f'{paper[2]} ± {paper[3]} | {PAPER_WINDOW}')
+  return '\n'.join(lines) + notes.text()
 
 
-def _dataset_table(title, runs, value, paper_table, pixels=None):
+def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=False):
   runs = [r for r in runs if r['dataset'] != 'lines32']  # the paper's three and your own
   cells = {}
-  for key, group in _group(runs, lambda r: (r['dataset'], r['d_z'], r['model'])).items():
-    values = [v for v in (value(r) for r in group) if v is not None]
-    if values:
-      cells[key] = (values, min(r['kimg'] for r in group))
+  for key, group in _group(runs, lambda r: (r['dataset'], r['d_z'], r['budget'])).items():
+    for model, members in _group(group, lambda r: r['model']).items():
+      values = [v for v in (value(r) for r in members) if v is not None]
+      if values:
+        cells[key + (model,)] = values
   if not cells:
     return ''
-  models = [m for m in _models(runs) if any(k[2] == m for k in cells)]
-  header = ['Dataset | d_z | ' + ' | '.join(_name(m) for m in models)
-            + (' | Raw pixels' if pixels is not None else ''),
-            '---|---' + '|---' * (len(models) + (pixels is not None))]
+  notes = _Notes(last)
+  models = [m for m in _models(runs) if any(k[3] == m for k in cells)]
+  header = ['Dataset | d_z | budget | ' + ' | '.join(_name(m) for m in models)
+            + (' | Raw pixels' if pixels is not None else '') + (' | median over' if window
+                                                                  else ''),
+            '---|---|---' + '|---' * (len(models) + (pixels is not None) + window)]
   rows = []
   for dataset, d_z in sorted({k[:2] for k in cells}):
-    row = [_dataset_name(dataset), str(d_z)]
-    for model in models:
-      values, kimg = cells.get((dataset, d_z, model), ([], 0))
-      row.append(_cell(values, kimg, paper=_paper(paper_table, (dataset, d_z), model)))
-    if pixels is not None:
-      ours = pixels.get(dataset)
-      row.append((f'{ours:.2f}' if ours is not None else 'n/a')
-                 + (f' ({PAPER_PIXELS[dataset]})' if dataset in PAPER_PIXELS else ''))
-    rows.append(' | '.join(row))
-  return '\n'.join([f'### {title}', ''] + header + rows)
+    budgets = sorted({k[2] for k in cells if k[:2] == (dataset, d_z)})
+    for budget in budgets:
+      group = [r for r in runs if (r['dataset'], r['d_z'], r['budget']) == (dataset, d_z, budget)
+               and (dataset, d_z, budget, r['model']) in cells]
+      row = [_dataset_name(dataset), str(d_z), notes.budget(group)]
+      row += [_cell(cells.get((dataset, d_z, budget, m), [])) for m in models]
+      if pixels is not None:
+        ours = pixels.get(dataset)
+        row.append(f'{ours:.2f}' if ours is not None else 'n/a')
+      if window:
+        row.append(notes.window(group))
+      rows.append(' | '.join(row))
+    if (dataset, d_z) in paper_table:
+      row = [_dataset_name(dataset), str(d_z), PAPER_ROW]
+      row += [str(_paper(paper_table, (dataset, d_z), m) or '') for m in models]
+      if pixels is not None:
+        row.append(str(PAPER_PIXELS.get(dataset, '')))
+      if window:
+        row.append(PAPER_WINDOW)
+      rows.append(' | '.join(row))
+  return '\n'.join([f'### {title}', ''] + header + rows) + notes.text()
 
 
 def report(train_dir, last=20):
-  """The Markdown tables for every run under `train_dir`."""
+  """The Markdown tables for every run under `train_dir` (a folder or a list of folders): one
+  row per training budget, beside the paper's."""
   runs = find_runs(train_dir)
   if not runs:
     return f'No runs (directories with config.json) under {train_dir}.'
   pixels = find_pixel_probes(train_dir)
 
-  def probe(run):
-    result = run['evals'].get(f'probe_{run["dataset"]}')
-    return result['accuracy'] if result else None
-
-  def cluster(run):
-    result = run['evals'].get(f'cluster_{run["dataset"]}')
-    return result['accuracy'] if result else None
+  def evaluation(kind):
+    def value(run):
+      result = run['evals'].get(f'{kind}_{run["dataset"]}')
+      return result['accuracy'] if result else None
+    return value
 
   parts = [
       table_lines(runs, last),
-      _dataset_table('Table 2: tandem single-layer probe, test accuracy % (ours [budget, runs] '
-                     '(paper))', runs,
+      _dataset_table(f'Table 2: tandem single-layer probe, test accuracy % (per run the median '
+                     f'of its last {last} reports, then mean ± std over runs)', runs,
                      lambda r: final_median(r['reports'], 'latent_accuracy', last)
-                     if r['reports'] else None, PAPER_PROBE, pixels),
-      _dataset_table('Table 2b: post-hoc linear probe on frozen latents (acai_tf.eval.probe), '
-                     'test accuracy %', runs, probe, PAPER_PROBE, pixels),
-      _dataset_table('Table 3: K-means clustering, test accuracy % (acai_tf.eval.cluster)',
-                     runs, cluster, PAPER_CLUSTER),
+                     if r['reports'] else None, PAPER_PROBE, last, pixels, window=True),
+      _dataset_table('Table 2b: post-hoc linear probe on the final export\'s frozen latents '
+                     '(acai_tf.eval.probe), test accuracy %; the paper\'s row is its tandem '
+                     'probe', runs, evaluation('probe'), PAPER_PROBE, last, pixels),
+      _dataset_table('Table 3: K-means clustering of the final export\'s latents '
+                     '(acai_tf.eval.cluster), test accuracy %', runs, evaluation('cluster'),
+                     PAPER_CLUSTER, last),
   ]
   return '\n\n'.join(p for p in parts if p)
 

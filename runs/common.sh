@@ -4,7 +4,7 @@
 #   DATA_DIR     TFRecords from data_prep         (default $ACAI_DATA, else ./data)
 #   RAW_DIR      official raw files for the data step, one folder per dataset (default: download)
 #   TOTAL_KIMG   training length per run          (default 16384, the paper's 2^24 images)
-#   REPORT_KIMG  report/checkpoint period         (default 64)
+#   REPORT_KIMG  report/checkpoint period         (default TOTAL_KIMG/256: the paper's 256 reports)
 #   DATASETS     which datasets of the grid       (default: lines32 mnist32 svhn32 celeba32 cifar10)
 #   MODELS       which models                     (default: the paper's seven)
 #   SEEDS        seeds; every run once per seed   (default 0; the paper's tables: reruns, e.g. "0 1 2")
@@ -15,15 +15,15 @@ set -euo pipefail
 TRAIN_DIR=${TRAIN_DIR:-./experiments}
 DATA_DIR=${DATA_DIR:-${ACAI_DATA:-./data}}
 TOTAL_KIMG=${TOTAL_KIMG:-16384}
-REPORT_KIMG=${REPORT_KIMG:-64}
 DATASETS=${DATASETS:-lines32 mnist32 svhn32 celeba32 cifar10}
 N_INIT=${N_INIT:-1000}
 SEEDS=${SEEDS:-0}
 
 # The flags of acai_tf.grid for these settings; they end with `-- TRAIN_FLAGS`.
 GRID_FLAGS=(--train_dir="$TRAIN_DIR" --data_dir="$DATA_DIR" --total_kimg="$TOTAL_KIMG"
-            --report_kimg="$REPORT_KIMG" --datasets="${DATASETS// /,}" --n_init="$N_INIT"
+            --datasets="${DATASETS// /,}" --n_init="$N_INIT"
             --seeds="${SEEDS// /,}")
+if [[ -n "${REPORT_KIMG:-}" ]]; then GRID_FLAGS+=(--report_kimg="$REPORT_KIMG"); fi
 if [[ -n "${MODELS:-}" ]]; then GRID_FLAGS+=(--models="${MODELS// /,}"); fi
 if [[ -n "${RAW_DIR:-}" ]]; then GRID_FLAGS+=(--raw_dir="$RAW_DIR"); fi
 read -ra train_flags <<< "${TRAIN_FLAGS:-}"

@@ -41,12 +41,13 @@ def test_probe_and_clusters_on_separable_data():
   assert rep.cluster_accuracy(points[::2], points[1::2], labels[1::2], 4, n_init=5) == 1.0
 
 
-def write_run(root, dataset, model, latent, latent_width, reports, evals=()):
+def write_run(root, dataset, model, latent, latent_width, reports, evals=(), budget=None):
   folder = os.path.join(root, dataset, f'{model}_{latent}_{latent_width}_{len(reports)}')
   os.makedirs(folder, exist_ok=True)
   with open(os.path.join(folder, 'config.json'), 'w') as f:
     json.dump({'model': model, 'model_config': {'latent': latent, 'latent_width': latent_width},
-               'train_config': {'dataset': dataset}}, f)
+               'train_config': {'dataset': dataset,
+                                'total_kimg': budget or reports[-1]['kimg']}}, f)
   with open(os.path.join(folder, 'metrics.jsonl'), 'w') as f:
     for r in reports:
       f.write(json.dumps(r) + '\n')
@@ -72,9 +73,33 @@ def test_report_on_synthetic_runs(tmp_path):
     json.dump({'dataset': 'mnist32', 'accuracy': 88.8}, f)
   text = report.report(str(tmp_path))
   # two reruns: medians 2e-3 and 4e-3 -> 3.00 +- 1.00 (x1e-3); smoothness 0.1 and 0.3.
-  assert 'ACAI | 64 | 3.00 ± 1.00 [1600 kimg, n=2] (0.24 ± 0.01) | 0.200 ± 0.100' in text
-  assert 'MNIST | 256 | 90.00 [32 kimg, n=1] (93.94) | 88.80 (92.31)' in text
-  assert '91.50 [32 kimg, n=1] (93.94)' in text and '55.25 [32 kimg, n=1] (53.7)' in text
+  assert ('\nACAI | 64 | 1600 kimg | 3.00 ± 1.00 (n=2) | 0.200 ± 0.100 (n=2) | kimg 384–1600\n'
+          'ACAI | 64 | paper, 16384 kimg | 0.24 ± 0.01 | 0.1 ± 0.01 | kimg 15168–16384\n') in text
+  assert ('\nMNIST | 256 | 32 kimg | 90.00 (n=1) | 88.80 | kimg 32–32 ⚠ 1 reports\n'
+          'MNIST | 256 | paper, 16384 kimg | 93.94 | 92.31 | kimg 15168–16384') in text
+  assert '\nMNIST | 256 | 32 kimg | 91.50 (n=1) | 88.80\n' in text
+  assert '\nMNIST | 256 | 32 kimg | 55.25 (n=1)\nMNIST | 256 | paper, 16384 kimg | 53.7' in text
+  assert '⚠ Baseline on MNIST, d_z 256, 32 kimg: only 1 reports (fewer than 20)' in text
+
+
+def test_report_puts_budgets_side_by_side(tmp_path):
+  # Two budgets of the baseline, from two folders; the longer one's 256 reports of 4 kimg
+  # end at 1024, and a third run of it stopped at 512 kimg.
+  def reports(count, every, distance):
+    return [{'step': i + 1, 'kimg': every * (i + 1), 'mean_distance': distance,
+             'mean_smoothness': 0.5} for i in range(count)]
+  write_run(tmp_path / 'a', 'lines32', 'baseline', 16, 2, reports(32, 4, 0.02))
+  write_run(tmp_path / 'b', 'lines32', 'baseline', 16, 2, reports(256, 4, 0.01))
+  write_run(tmp_path / 'b', 'lines32', 'baseline', 16, 2, reports(128, 4, 0.005), budget=1024)
+  text = report.report([str(tmp_path / 'a'), str(tmp_path / 'b')])
+  assert ('\nBaseline | 64 | 128 kimg | 20.00 (n=1) | 0.500 (n=1) | kimg 52–128\n'
+          'Baseline | 64 | 1024 kimg (at 512) | 7.50 ± 2.50 (n=2) | 0.500 ± 0.000 (n=2) | '
+          'kimg 436–1024\n'
+          'Baseline | 64 | paper, 16384 kimg | 6.88 ± 0.21 | 0.44 ± 0.04 | kimg 15168–16384'
+          ) in text
+  assert 'not finished (the least trained run is at 512 of 1024 kimg)' in text
+  assert '⚠' not in text
+  assert report.report(str(tmp_path / 'a')).count('\nBaseline | 64 |') == 2  # one budget
 
 
 @pytest.mark.slow

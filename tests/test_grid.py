@@ -7,6 +7,7 @@ kubectl is installed (it renders them offline).
 """
 
 import collections
+import dataclasses
 import json
 import os
 import shutil
@@ -78,24 +79,23 @@ def test_paper_grid_is_the_original_scripts_grid():
       for name in ('mnist32', 'svhn32', 'celeba32', 'cifar10')]
   train = grid.jobs('train', settings)
   assert len(train) == 63
-  assert collections.Counter(job.argv[6].split('=')[1] for job in train) == {
+  assert collections.Counter(job.argv[5].split('=')[1] for job in train) == {
       m: 9 for m in PAPER_MODELS}
   assert train[0].command == (
       'python -m acai_tf.train --dataset=lines32 --train_dir=./experiments --data_dir=./data '
-      '--total_kimg=16384 --report_kimg=64 --model=baseline --seed=0 --latent_width=2 --depth=16 '
-      '--latent=16')
+      '--total_kimg=16384 --model=baseline --seed=0 --latent_width=2 --depth=16 --latent=16')
   assert len({job.run_dir for job in train}) == 63
-  by_run = {(job.argv[6], job.dataset, job.argv[10]): job.argv for job in train}
-  assert by_run[('--model=vqvae', 'lines32', '--latent=16')][8] == '--latent_width=4'
-  assert by_run[('--model=acai', 'lines32', '--latent=16')][8] == '--latent_width=2'
-  assert by_run[('--model=acai', 'svhn32', '--latent=2')][8:11] == (
+  by_run = {(job.argv[5], job.dataset, job.argv[9]): job.argv for job in train}
+  assert by_run[('--model=vqvae', 'lines32', '--latent=16')][7] == '--latent_width=4'
+  assert by_run[('--model=acai', 'lines32', '--latent=16')][7] == '--latent_width=2'
+  assert by_run[('--model=acai', 'svhn32', '--latent=2')][7:10] == (
       '--latent_width=4', '--depth=64', '--latent=2')
   dropouts = [job for job in train if '--model=dropout' in job.argv]
   assert [job.dataset for job in dropouts if 'dropout0.75' in job.run_dir] == ['cifar10'] * 2
   assert 'dropout0.75' in dropouts[-1].run_dir
   seeds = grid.jobs('train', grid.Settings(models=('acai',), datasets=('lines32',),
                                            seeds=(0, 1, 2)))
-  assert [job.argv[7] for job in seeds] == ['--seed=0', '--seed=1', '--seed=2']
+  assert [job.argv[6] for job in seeds] == ['--seed=0', '--seed=1', '--seed=2']
   assert len({job.run_dir for job in seeds}) == 3 and seeds[2].run_dir.endswith('_seed2')
   advai = grid.jobs('train', grid.Settings(models=('advai',), total_kimg=256))
   assert len(advai) == 9 and all('--train_int_kimg=32' in job.argv for job in advai)
@@ -110,12 +110,19 @@ def test_paper_grid_is_the_original_scripts_grid():
                      if job.dataset != 'celeba32'}
 
 
+def test_the_report_interval_is_the_runs_own_unless_the_grid_is_given_one():
+  one = grid.Settings(models=('acai',), datasets=('lines32',), total_kimg=1024)
+  assert not any('--report_kimg' in arg for arg in grid.jobs('train', one)[0].argv)
+  given = dataclasses.replace(one, report_kimg=8)
+  assert '--report_kimg=8' in grid.jobs('train', given)[0].argv
+
+
 def test_flags_after_the_separator_replace_the_grids():
   settings = grid.Settings(models=('baseline', 'acai'), datasets=('mnist32', 'lines32'),
                            extra=('--latent=4', '--batch=8', '--noxla'))
   train = grid.jobs('train', settings)
   # mnist32's latent 2 and 16 became one run; the grid's order is kept whatever the flags say.
-  assert [(job.argv[6], job.dataset) for job in train] == [
+  assert [(job.argv[5], job.dataset) for job in train] == [
       ('--model=baseline', 'lines32'), ('--model=baseline', 'mnist32'),
       ('--model=acai', 'lines32'), ('--model=acai', 'mnist32')]
   assert all(job.argv.count('--latent=4') == 1 and job.argv[-1] == '--noxla' for job in train)

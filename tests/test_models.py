@@ -194,6 +194,16 @@ def test_acai_trains_under_mirrored_strategy(mirrored):
   assert all(np.isfinite(v[0]) for v in history.values())
 
 
+def test_the_report_interval_keeps_the_papers_256_reports_unless_given():
+  from acai_tf.config import TrainConfig  # noqa: PLC0415
+  assert TrainConfig().report_kimg == 64  # the paper's 16384 kimg: a report every 64
+  assert TrainConfig(total_kimg=1024).report_kimg == 4
+  assert TrainConfig(total_kimg=1).report_kimg == 1 / 256
+  assert TrainConfig(total_kimg=1024, report_kimg=32).report_kimg == 32
+  with pytest.raises(ValueError, match=r'^total_kimg=-1 must be'):
+    TrainConfig(total_kimg=-1)  # the budget's own error, not the derived interval's
+
+
 def test_configs_enforce_the_bounds_their_fields_declare():
   from acai_tf.config import TrainConfig  # noqa: PLC0415
   from acai_tf.models.dropout import DropoutConfig  # noqa: PLC0415
