@@ -79,9 +79,9 @@ def find_runs(train_dir):
   runs = []
   for root in [train_dir] if isinstance(train_dir, str) else train_dir:
     for folder in rundir.find_runs(root):
-      config = rundir.read_json(os.path.join(folder, rundir.CONFIG_FILE))
+      config = rundir.read_config(folder)
       if config is None:
-        continue  # unreadable: read_json warned
+        continue  # not a run record: read_config warned
       reports = sorted(rundir.read_metrics(folder), key=lambda r: r['step'])
       model_config = config['model_config']
       d_z = model_config['latent_width'] ** 2 * model_config['latent']

@@ -14,6 +14,11 @@ TensorFlow-free, so reports and notebooks can read runs cheaply. Layout:
 
 The run name is the model and its sorted hyperparameters, as the original's, with the batch
 and the seed. This module is the one place that knows these names.
+
+config.json is `{"format": 2, "model": name, "model_config": {...}, "train_config": {...}}`;
+records of earlier releases (no "format") are read through `RENAMED`, the one mapping of the
+hyperparameters renamed since, so they count as the same setting as today's records: the
+report groups them with today's runs, and training resumes a run in its old-named directory.
 """
 
 import errno
@@ -39,17 +44,68 @@ EXPORT_META = 'acai_tf.json'  # inside an export: the model, its configs, the st
 TENSORBOARD = 'tensorboard'
 EVAL_PREFIX = 'eval_'
 
+RECORD_FORMAT = 2  # of the config.json this release writes; 1: earlier ones (no "format" key)
+# Hyperparameters renamed since earlier releases: {model: {old name: new name}}.
+RENAMED = {'vqvae': {'beta': 'commitment', 'hidden': 'filter_size'}}
+
+
+def _name(model_name, params):
+  return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
+
 
 def run_name(model_name, model_config, batch, seed):
   """Directory name from the model and its sorted hyperparameters (as the original), with the
   batch and the seed (so reruns with other seeds sit side by side)."""
-  params = {**model_config.to_dict(), 'batch': batch, 'seed': seed}
-  return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
+  return _name(model_name, {**model_config.to_dict(), 'batch': batch, 'seed': seed})
 
 
 def run_dir(train_dir, dataset, model_name, model_config, batch, seed):
-  """Where a run lives: <train_dir>/<dataset>/<run name>. Computed from settings alone."""
-  return os.path.join(train_dir, dataset, run_name(model_name, model_config, batch, seed))
+  """Where a run lives: <train_dir>/<dataset>/<run name>, computed from the settings; a run
+  an earlier release made under its old hyperparameter names (`RENAMED`) is found there."""
+  folder = os.path.join(train_dir, dataset, run_name(model_name, model_config, batch, seed))
+  old_names = {new: old for old, new in RENAMED.get(model_name, {}).items()}
+  if old_names and not os.path.exists(folder):
+    params = {old_names.get(k, k): v for k, v in model_config.to_dict().items()}
+    old = os.path.join(train_dir, dataset, _name(model_name, {**params, 'batch': batch,
+                                                                'seed': seed}))
+    if os.path.exists(old):
+      return old
+  return folder
+
+
+def _record_problem(record):
+  """What makes `record` (parsed JSON) no config.json of a run, or None."""
+  if not isinstance(record, dict):
+    return 'not a JSON object'
+  for key, kind in (('model', str), ('model_config', dict), ('train_config', dict)):
+    if not isinstance(record.get(key), kind):
+      return f'"{key}" is not a {kind.__name__}'
+  for key in ('dataset', 'total_kimg', 'batch', 'seed'):
+    if key not in record['train_config']:
+      return f'"train_config" has no "{key}"'
+  if not isinstance(record.get('format', 1), int):
+    return '"format" is not a whole number'
+  return None
+
+
+def read_config(folder):
+  """A run's config.json in this release's terms (`RENAMED` applied), or None if it is
+  missing, unreadable or not a run record (with a warning: a rerun rewrites it)."""
+  path = os.path.join(folder, CONFIG_FILE)
+  record = read_json(path)
+  if record is None:
+    return None
+  problem = _record_problem(record)
+  if problem:
+    warnings.warn(f'{path} is not a run record ({problem}); ignoring it.', stacklevel=2)
+    return None
+  if record.get('format', 1) > RECORD_FORMAT:
+    warnings.warn(f'{path} has format {record["format"]}, newer than this release\'s '
+                  f'{RECORD_FORMAT}; reading it as {RECORD_FORMAT}. Upgrade acai_tf.',
+                  stacklevel=2)
+  renamed = RENAMED.get(record['model'], {})
+  return {**record, 'format': RECORD_FORMAT,
+          'model_config': {renamed.get(k, k): v for k, v in record['model_config'].items()}}
 
 
 def find_runs(train_dir):
@@ -130,9 +186,17 @@ def read_metrics(run_dir):
       if not line.strip():
         continue
       try:
-        reports.append(json.loads(line))
+        report = json.loads(line)
       except ValueError:
         warnings.warn(f'{path}:{number} is not a complete JSON line; skipping it.', stacklevel=2)
+        continue
+      if not (isinstance(report, dict) and all(
+          isinstance(report.get(key), (int, float)) and not isinstance(report[key], bool)
+          for key in ('step', 'kimg'))):
+        warnings.warn(f'{path}:{number} is not a report (an object with a numeric "step" and '
+                      '"kimg"); skipping it.', stacklevel=2)
+        continue
+      reports.append(report)
   return reports
 
 

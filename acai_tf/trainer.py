@@ -77,7 +77,8 @@ class Run:
     self.strategy = strategy or distribute.make_strategy(config.strategy)
     self.chief = distribute.is_chief(self.strategy)
     self.scratch = None if self.chief else tempfile.mkdtemp(prefix='acai_tf-worker-')
-    self.record = {'model': model_name, 'model_config': model_config.to_dict(),
+    self.record = {'format': rundir.RECORD_FORMAT, 'model': model_name,
+                   'model_config': model_config.to_dict(),
                    'train_config': dataclasses.asdict(config)}
     self.lock = None
 
@@ -86,7 +87,7 @@ class Run:
 
   def check_config(self):
     """Refuses to resume a run directory that was made with other settings."""
-    saved = rundir.read_json(self.path(rundir.CONFIG_FILE))
+    saved = rundir.read_config(self.dir)
     if saved is None:
       return
     fixed = ('dataset', 'batch', 'seed', 'precision', 'shuffle')

@@ -46,7 +46,7 @@ def write_run(root, dataset, model, latent, latent_width, reports, evals=(), bud
   os.makedirs(folder, exist_ok=True)
   with open(os.path.join(folder, 'config.json'), 'w') as f:
     json.dump({'model': model, 'model_config': {'latent': latent, 'latent_width': latent_width},
-               'train_config': {'dataset': dataset,
+               'train_config': {'dataset': dataset, 'batch': 64, 'seed': 0,
                                 'total_kimg': budget or reports[-1]['kimg']}}, f)
   with open(os.path.join(folder, 'metrics.jsonl'), 'w') as f:
     for r in reports:

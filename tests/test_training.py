@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from acai_tf import rundir, schedule, trainer
 from acai_tf.models.acai import ACAIConfig
 from acai_tf.models.base import AEConfig
-from helpers import first_report, run_module, run_program, start_train, wait_for
+from helpers import REPO, first_report, run_module, run_program, start_train, wait_for
 
 
 def only_run_dir(train_dir):
@@ -47,6 +48,45 @@ def test_run_name_and_config_checks(tmp_path):
     json.dump({**run.record, 'model_config': AEConfig(depth=8).to_dict()}, f)
   with pytest.raises(ValueError, match='other settings'):
     run.check_config()
+
+
+def test_records_of_earlier_releases_read_as_todays_setting(tmp_path):
+  # The committed 128-kimg VQ-VAE runs: seed 0 was written with `beta`/`hidden`, seeds 1 and 2
+  # with `commitment`/`filter_size`; read back they are one setting.
+  found = glob.glob(os.path.join(REPO, 'results', 'cpu128', 'lines32', 'vqvae_*'))
+  configs = {rundir.read_config(f)['train_config']['seed']: rundir.read_config(f) for f in found}
+  [seed0] = [f for f in found if f.endswith('_seed0_z_log_size14')]
+  assert 'beta' in json.load(open(os.path.join(seed0, rundir.CONFIG_FILE)))['model_config']
+  assert configs[0]['model_config'] == configs[1]['model_config'] == configs[2]['model_config']
+  assert configs[0]['model_config']['commitment'] == 10 and configs[0]['format'] == 2
+  # A run directory of the old name is the one a rerun of today's settings resumes.
+  old = os.path.join(str(tmp_path), 'lines32', os.path.basename(seed0))
+  shutil.copytree(seed0, old)
+  vqvae = trainer.model_config('vqvae', 'lines32', latent_width=4)
+  run = trainer.Run('vqvae', vqvae, trainer.TrainConfig(train_dir=str(tmp_path), total_kimg=128))
+  assert run.dir == old and '_beta10.0_' in old
+  run.check_config()  # the same setting: no "other settings" error
+
+
+@pytest.mark.parametrize('record,problem', [
+    ({}, '"model" is not a str'), ([], 'not a JSON object'),
+    ({'model': 'acai', 'model_config': {}, 'train_config': {'dataset': 'lines32'}},
+     '"train_config" has no "total_kimg"'),
+    ({'model': 'acai', 'model_config': [], 'train_config': {}}, '"model_config" is not a dict')])
+def test_a_record_of_the_wrong_shape_is_ignored_with_a_warning(tmp_path, record, problem):
+  with open(tmp_path / rundir.CONFIG_FILE, 'w') as f:
+    json.dump(record, f)
+  with pytest.warns(UserWarning, match=f'is not a run record \\({problem}\\); ignoring it'):
+    assert rundir.read_config(str(tmp_path)) is None
+
+
+def test_metrics_lines_that_are_not_reports_are_skipped_with_a_warning(tmp_path):
+  with open(tmp_path / rundir.METRICS_FILE, 'w') as f:
+    f.write('5\n{"step": "x", "kimg": 1}\n{"step": 2, "kimg": 0.5, "loss_ae": 1}\n{"step": 3\n')
+  with pytest.warns(UserWarning) as caught:
+    assert rundir.read_metrics(str(tmp_path)) == [{'step': 2, 'kimg': 0.5, 'loss_ae': 1}]
+  assert [str(w.message).split(' is ')[1][:10] for w in caught] == [
+      'not a repo', 'not a repo', 'not a comp']
 
 
 @pytest.mark.parametrize('args,message', [
