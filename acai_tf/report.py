@@ -38,7 +38,7 @@ def define_flags():
 MODEL_ORDER = tuple(MODELS)  # the registry's order
 
 
-def _name(model):
+def display_name(model):
   return MODELS[model].display_name if model in MODELS else model
 
 
@@ -159,7 +159,7 @@ class _Notes:
 
 def _describe(group):
   run = group[0]
-  return (f'{_name(run["model"])} on {_dataset_name(run["dataset"])}, d_z {run["d_z"]}, '
+  return (f'{display_name(run["model"])} on {_dataset_name(run["dataset"])}, d_z {run["d_z"]}, '
           f'{_kimg(run["budget"])} kimg')
 
 
@@ -180,7 +180,7 @@ def _group(runs, key):
   return groups
 
 
-def _order(model):
+def model_order(model):
   return MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
 
 
@@ -205,18 +205,18 @@ def table_lines(runs, last):
            'Model | d_z | budget | Mean Distance (×10⁻³) | Smoothness | median over',
            '---|---|---|---|---|---']
   groups = _group(runs, lambda r: (r['model'], r['d_z']))
-  for model, d_z in sorted(groups, key=lambda k: (_order(k[0]), k)):
+  for model, d_z in sorted(groups, key=lambda k: (model_order(k[0]), k)):
     by_budget = _group(groups[model, d_z], lambda r: r['budget'])
     for budget in sorted(by_budget):
       group = by_budget[budget]
       distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], 1e3)
       smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], 1,
                      3)
-      lines.append(f'{_name(model)} | {d_z} | {notes.budget(group)} | {distance} | {smooth} | '
-                   f'{notes.window(group)}')
+      lines.append(f'{display_name(model)} | {d_z} | {notes.budget(group)} | {distance} | '
+                   f'{smooth} | {notes.window(group)}')
     paper = PAPER_LINES.get(model)
     if paper:
-      lines.append(f'{_name(model)} | {d_z} | {PAPER_ROW} | {paper[0]} ± {paper[1]} | '
+      lines.append(f'{display_name(model)} | {d_z} | {PAPER_ROW} | {paper[0]} ± {paper[1]} | '
                    f'{paper[2]} ± {paper[3]} | {PAPER_WINDOW}')
   return '\n'.join(lines) + notes.text()
 
@@ -233,7 +233,7 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
     return ''
   notes = _Notes(last)
   models = [m for m in _models(runs) if any(k[3] == m for k in cells)]
-  header = ['Dataset | d_z | budget | ' + ' | '.join(_name(m) for m in models)
+  header = ['Dataset | d_z | budget | ' + ' | '.join(display_name(m) for m in models)
             + (' | Raw pixels' if pixels is not None else '') + (' | median over' if window
                                                                   else ''),
             '---|---|---' + '|---' * (len(models) + (pixels is not None) + window)]
