@@ -10,6 +10,8 @@ import math
 import operator
 import os
 
+from acai_tf import paper
+
 IMAGE_SIZE = 32  # the paper's images; datasets may have others (e.g. 64): scales follow the size
 DATA_ENV = 'ACAI_DATA'  # where TFRecords are, unless --data_dir says
 
@@ -28,9 +30,6 @@ STRATEGIES = ('auto', 'default', 'mirrored', 'multi_worker', 'tpu')
 SHUFFLES = ('buffer', 'epoch')
 # Train steps per call into TensorFlow: amortises Keras' per-call cost (docs/performance.md).
 STEPS_PER_EXECUTION = 16
-# The paper's protocol: 256 reports per run (one every 64 kimg of 16384); its tables take the
-# median of the last 20 (acai_tf.report). Unset, --report_kimg keeps the count at any budget.
-REPORTS_PER_RUN = 256
 MAX_BATCH = 1 << 16
 MAX_KIMG = 1e12
 MAX_SEED = (1 << 31) - 1
@@ -95,11 +94,11 @@ class TrainConfig:
   data_dir: str = hparam(None, 'Folder of the TFRecords built by data_prep (real datasets); '
                          'default: $ACAI_DATA, else ./data.')
   train_dir: str = hparam('./experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')
-  total_kimg: float = hparam(16384, 'Training length in thousands (1024) of images.',
+  total_kimg: float = hparam(paper.BUDGET_KIMG, 'Training length in thousands (1024) of images.',
                               above=0, at_most=MAX_KIMG)
   report_kimg: float = hparam(None, 'Evaluate, log, export and checkpoint every this many kimg; '
-                               f'unset: total_kimg / {REPORTS_PER_RUN}, the paper\'s '
-                               f'{REPORTS_PER_RUN} reports per run at any budget.',
+                               f'unset: total_kimg / {paper.REPORTS}, the paper\'s '
+                               f'{paper.REPORTS} reports per run at any budget.',
                                above=0, at_most=MAX_KIMG)
   batch: int = hparam(64, 'Global batch size (split evenly over replicas; ACAI pairs images '
                       "within each replica's share).", at_least=2, at_most=MAX_BATCH)
@@ -134,7 +133,7 @@ class TrainConfig:
       raise ValueError('train_dir is empty; name the folder runs go to, e.g. '
                        '--train_dir=./experiments.')
     if self.report_kimg is None and isinstance(self.total_kimg, (int, float)):
-      object.__setattr__(self, 'report_kimg', self.total_kimg / REPORTS_PER_RUN)
+      object.__setattr__(self, 'report_kimg', self.total_kimg / paper.REPORTS)
     if self.xla not in (None, True, False):
       raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
     check_fields(self)

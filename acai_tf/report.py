@@ -20,7 +20,7 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines (the regist
 import numpy as np  # noqa: I001
 from absl import flags
 
-from acai_tf import rundir
+from acai_tf import paper, rundir
 from acai_tf.data import DATASETS, get_dataset
 from acai_tf.models import MODELS
 
@@ -33,7 +33,8 @@ def define_flags():
   flags.DEFINE_multi_string('train_dir', './experiments', 'Folder holding runs (searched '
                             'recursively); repeat it to put budgets side by side, e.g. '
                             '--train_dir=results/cpu128 --train_dir=results/cpu1024.')
-  flags.DEFINE_integer('last', 20, 'Reports per run whose median is taken (the paper: 20).')
+  flags.DEFINE_integer('last', paper.LAST, 'Reports per run whose median is taken (the paper: '
+                       f'{paper.LAST}).')
 
 MODEL_ORDER = tuple(MODELS)  # the registry's order
 
@@ -44,34 +45,6 @@ def display_name(model):
 
 def _dataset_name(dataset):
   return get_dataset(dataset).display_name if dataset in DATASETS else dataset  # yours: its name
-
-# Paper Table 1: (mean distance x 1e-3, std, smoothness, std).
-PAPER_LINES = {'baseline': (6.88, 0.21, 0.44, 0.04), 'dropout': (2.85, 0.54, 0.74, 0.02),
-               'denoising': (4.21, 0.32, 0.66, 0.02), 'vae': (1.21, 0.17, 0.49, 0.13),
-               'aae': (3.26, 0.19, 0.14, 0.02), 'vqvae': (5.41, 0.49, 0.77, 0.02),
-               'acai': (0.24, 0.01, 0.10, 0.01)}
-_T2_MODELS = ('baseline', 'denoising', 'vae', 'aae', 'vqvae', 'acai')
-# Paper Table 2 (tandem probe accuracy, %), by (dataset, d_z).
-PAPER_PROBE = {
-    ('mnist32', 32): (94.90, 96.00, 96.56, 70.74, 97.50, 98.25),
-    ('mnist32', 256): (93.94, 98.51, 98.74, 90.03, 97.25, 99.00),
-    ('svhn32', 32): (26.21, 25.15, 29.58, 23.43, 24.53, 34.47),
-    ('svhn32', 256): (22.74, 77.89, 66.30, 22.81, 44.94, 85.14),
-    ('cifar10', 256): (47.92, 53.78, 47.49, 40.65, 42.80, 52.77),
-    ('cifar10', 1024): (51.62, 60.65, 51.39, 42.86, 16.22, 63.99)}
-PAPER_PIXELS = {'mnist32': 92.31, 'svhn32': 23.48, 'cifar10': 39.70}
-# Paper Table 3 (K-means accuracy, %).
-PAPER_CLUSTER = {
-    ('mnist32', 32): (77.56, 82.59, 75.74, 79.19, 82.39, 94.38),
-    ('mnist32', 256): (53.70, 70.89, 83.44, 81.00, 96.80, 96.17),
-    ('svhn32', 32): (19.38, 17.91, 16.83, 17.35, 15.19, 20.86),
-    ('svhn32', 256): (15.62, 31.49, 11.36, 13.59, 18.84, 24.98)}
-
-
-def _paper(table, key, model):
-  row = table.get(key)
-  return row[_T2_MODELS.index(model)] if row and model in _T2_MODELS else None
-
 
 def find_runs(train_dir):
   """Every run below `train_dir` (a folder or a list of them): dicts with its config, reports
@@ -189,10 +162,8 @@ def _models(runs):
   return [m for m in MODEL_ORDER if m in present] + sorted(present - set(MODEL_ORDER))
 
 
-# The paper's runs: 16384 kimg, a report every 64 kimg, the median of the last 20.
-PAPER_BUDGET = 16384
-PAPER_WINDOW = f'kimg {PAPER_BUDGET - 19 * 64}–{PAPER_BUDGET}'
-PAPER_ROW = f'paper, {PAPER_BUDGET} kimg'
+PAPER_WINDOW = f'kimg {paper.WINDOW[0]}–{paper.WINDOW[1]}'
+PAPER_ROW = f'paper, {paper.BUDGET_KIMG} kimg'
 
 
 def table_lines(runs, last):
@@ -214,10 +185,10 @@ def table_lines(runs, last):
                      3)
       lines.append(f'{display_name(model)} | {d_z} | {notes.budget(group)} | {distance} | '
                    f'{smooth} | {notes.window(group)}')
-    paper = PAPER_LINES.get(model)
-    if paper:
-      lines.append(f'{display_name(model)} | {d_z} | {PAPER_ROW} | {paper[0]} ± {paper[1]} | '
-                   f'{paper[2]} ± {paper[3]} | {PAPER_WINDOW}')
+    figures = paper.LINES.get(model)
+    if figures:
+      lines.append(f'{display_name(model)} | {d_z} | {PAPER_ROW} | {figures[0]} ± {figures[1]} | '
+                   f'{figures[2]} ± {figures[3]} | {PAPER_WINDOW}')
   return '\n'.join(lines) + notes.text()
 
 
@@ -253,16 +224,16 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
       rows.append(' | '.join(row))
     if (dataset, d_z) in paper_table:
       row = [_dataset_name(dataset), str(d_z), PAPER_ROW]
-      row += [str(_paper(paper_table, (dataset, d_z), m) or '') for m in models]
+      row += [str(paper.table_value(paper_table, (dataset, d_z), m) or '') for m in models]
       if pixels is not None:
-        row.append(str(PAPER_PIXELS.get(dataset, '')))
+        row.append(str(paper.PIXELS.get(dataset, '')))
       if window:
         row.append(PAPER_WINDOW)
       rows.append(' | '.join(row))
   return '\n'.join([f'### {title}', ''] + header + rows) + notes.text()
 
 
-def report(train_dir, last=20):
+def report(train_dir, last=paper.LAST):
   """The Markdown tables for every run under `train_dir` (a folder or a list of folders): one
   row per training budget, beside the paper's."""
   runs = find_runs(train_dir)
@@ -281,13 +252,13 @@ def report(train_dir, last=20):
       _dataset_table(f'Table 2: tandem single-layer probe, test accuracy % (per run the median '
                      f'of its last {last} reports, then mean ± std over runs)', runs,
                      lambda r: final_median(r['reports'], 'latent_accuracy', last)
-                     if r['reports'] else None, PAPER_PROBE, last, pixels, window=True),
+                     if r['reports'] else None, paper.PROBE, last, pixels, window=True),
       _dataset_table('Table 2b: post-hoc linear probe on the final export\'s frozen latents '
                      '(acai_tf.eval.probe), test accuracy %; the paper\'s row is its tandem '
-                     'probe', runs, evaluation('probe'), PAPER_PROBE, last, pixels),
+                     'probe', runs, evaluation('probe'), paper.PROBE, last, pixels),
       _dataset_table('Table 3: K-means clustering of the final export\'s latents '
                      '(acai_tf.eval.cluster), test accuracy %', runs, evaluation('cluster'),
-                     PAPER_CLUSTER, last),
+                     paper.CLUSTER, last),
   ]
   return '\n\n'.join(p for p in parts if p)
 

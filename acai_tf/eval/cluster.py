@@ -15,12 +15,15 @@ from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import cluster_accuracy
 
 FLAGS = flags.FLAGS
-cli.define_export_flag('Export directory (<run_dir>/export).')
-cli.define_dataset_flags('cluster')
-flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick runs).',
-                     lower_bound=1)
-flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
-flags.DEFINE_integer('seed', 0, 'K-means random_state.')
+
+
+def define_flags():
+  cli.define_export_flag('Export directory (<run_dir>/export).')
+  cli.define_dataset_flags('cluster')
+  flags.DEFINE_integer('n_init', 1000, 'K-means restarts (the paper: 1000; fewer for quick '
+                       'runs).', lower_bound=1)
+  flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
+  flags.DEFINE_integer('seed', 0, 'K-means random_state.')
 
 
 def main(argv):
@@ -42,4 +45,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   cli.run(main)

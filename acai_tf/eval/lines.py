@@ -16,11 +16,22 @@ from acai_tf.export import numpy_endpoint as batched
 from acai_tf.metrics.interpolation import evaluate_interpolations
 
 FLAGS = flags.FLAGS
-cli.define_export_flag('Export directory of a lines32 run (<run_dir>/export).')
-flags.DEFINE_integer('pairs', 256, 'Interpolations (the paper: 256).', lower_bound=1)
-flags.DEFINE_integer('steps', 16, 'Images per interpolation, endpoints included (the paper: 16).',
-                     lower_bound=2)
-flags.DEFINE_integer('seed', 0, 'Seed of the test lines.')
+PAIRS, STEPS, SEED = 256, 16, 0  # the paper's pairs and steps; our seed of the test lines
+
+
+def define_flags():
+  cli.define_export_flag('Export directory of a lines32 run (<run_dir>/export).')
+  flags.DEFINE_integer('pairs', PAIRS, 'Interpolations (the paper: 256).', lower_bound=1)
+  flags.DEFINE_integer('steps', STEPS, 'Images per interpolation, endpoints included (the '
+                       'paper: 16).', lower_bound=2)
+  flags.DEFINE_integer('seed', SEED, 'Seed of the test lines.')
+
+
+def score(module, pairs=PAIRS, steps=STEPS, seed=SEED):
+  """{'mean_distance', 'mean_smoothness', ...} of a loaded lines32 export."""
+  return evaluate_interpolations(batched(module.encode), batched(module.decode),
+                                 batched(module.interpolate), np.random.default_rng(seed),
+                                 pairs=pairs, steps=steps)
 
 
 def main(argv):
@@ -28,9 +39,7 @@ def main(argv):
   module, meta = export.load(FLAGS.export)
   if meta['dataset'] != 'lines32':
     raise app.UsageError(f'{FLAGS.export} was trained on {meta["dataset"]}, not lines32.')
-  scores = evaluate_interpolations(batched(module.encode), batched(module.decode),
-                                   batched(module.interpolate), np.random.default_rng(FLAGS.seed),
-                                   pairs=FLAGS.pairs, steps=FLAGS.steps)
+  scores = score(module, FLAGS.pairs, FLAGS.steps, FLAGS.seed)
   print(f'{meta["model"]} (step {meta["step"]}): mean distance {scores["mean_distance"]:.4g} '
         f'({1e3 * scores["mean_distance"]:.3f} x 1e-3), smoothness '
         f'{scores["mean_smoothness"]:.4f}')
@@ -41,4 +50,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   cli.run(main)

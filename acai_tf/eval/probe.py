@@ -20,14 +20,31 @@ from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import probe_accuracy
 
 FLAGS = flags.FLAGS
-cli.define_export_flag('Export directory (<run_dir>/export); not needed with --pixels.',
-                       required=False)
-cli.define_dataset_flags('probe on')
-flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
-flags.DEFINE_integer('train_limit', 60000, 'Use the first this many training images.')
-flags.DEFINE_integer('max_iter', 1000, 'L-BFGS iterations of the logistic regression.')
-flags.DEFINE_string('output', None, 'JSON file (default: eval_probe[_pixels]_<dataset>.json in '
-                    'the run directory; with --pixels and no export, ./experiments/<dataset>/).')
+TRAIN_LIMIT, MAX_ITER = 60000, 1000
+
+
+def define_flags():
+  cli.define_export_flag('Export directory (<run_dir>/export); not needed with --pixels.',
+                         required=False)
+  cli.define_dataset_flags('probe on')
+  flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
+  flags.DEFINE_integer('train_limit', TRAIN_LIMIT, 'Use the first this many training images.')
+  flags.DEFINE_integer('max_iter', MAX_ITER, 'L-BFGS iterations of the logistic regression.')
+  flags.DEFINE_string('output', None, 'JSON file (default: eval_probe[_pixels]_<dataset>.json '
+                      'in the run directory; with --pixels and no export, '
+                      './experiments/<dataset>/).')
+
+
+def score(module, dataset, data_dir=None, train_limit=TRAIN_LIMIT, max_iter=MAX_ITER):
+  """(test accuracy %, train features, test features) of the probe on `module`'s latents
+  (a loaded export), or on raw pixels if `module` is None."""
+  _, train, train_labels, test, test_labels = labelled_splits(dataset, data_dir, train_limit)
+  if module is None:
+    x_train, x_test = train.reshape(len(train), -1), test.reshape(len(test), -1)
+  else:
+    x_train, x_test = export.latents(module, train), export.latents(module, test)
+  accuracy = 100 * probe_accuracy(x_train, train_labels, x_test, test_labels, max_iter)
+  return accuracy, x_train, x_test
 
 
 def main(argv):
@@ -40,13 +57,9 @@ def main(argv):
     raise app.UsageError('--dataset is required with --pixels and no --export.')
   if module is not None:
     export.check_dataset(meta, dataset, FLAGS.any_dataset, FLAGS.data_dir)
-  _, train, train_labels, test, test_labels = labelled_splits(dataset, FLAGS.data_dir,
-                                                              FLAGS.train_limit)
-  if FLAGS.pixels:
-    source, x_train, x_test = 'pixels', train.reshape(len(train), -1), test.reshape(len(test), -1)
-  else:
-    source, x_train, x_test = 'latent', export.latents(module, train), export.latents(module, test)
-  accuracy = 100 * probe_accuracy(x_train, train_labels, x_test, test_labels, FLAGS.max_iter)
+  source = 'pixels' if FLAGS.pixels else 'latent'
+  accuracy, x_train, x_test = score(None if FLAGS.pixels else module, dataset, FLAGS.data_dir,
+                                    FLAGS.train_limit, FLAGS.max_iter)
   name = f'probe_{"pixels_" if FLAGS.pixels else ""}{dataset}'
   print(f'{meta.get("model", "raw pixels")} on {dataset}: {source} probe test accuracy '
         f'{accuracy:.2f}% ({len(x_train)} train, {len(x_test)} test, {x_train.shape[1]} features)')
@@ -60,4 +73,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   cli.run(main)
