@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -163,3 +164,24 @@ def test_eval_programs_end_to_end(tiny_runs):
   assert tables.returncode == 0
   for expected in ('Table 1', 'ACAI | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
     assert expected in tables.stdout, expected
+
+
+def test_learning_curves_average_seeds_and_skip_undefined_smoothness(tmp_path):
+  sys.path.insert(0, os.path.join(REPO, 'docs'))
+  import learning_curves  # noqa: PLC0415
+  for seed, (d, s) in enumerate([(0.01, float('nan')), (0.03, 0.2)]):
+    reports = [{'step': i, 'kimg': 4.0 * i, 'mean_distance': d * i, 'mean_smoothness': s}
+               for i in (1, 2)]
+    write_run(tmp_path / str(seed), 'lines32', 'acai', 16, 2, reports)
+  runs = report.find_runs(str(tmp_path))
+  kimg, mean, low, high, n = learning_curves.curves(runs, 'lines32', 'mean_distance', 1e3)['acai']
+  assert n == 2 and list(kimg) == [4, 8]
+  np.testing.assert_allclose(mean, [20, 40])
+  np.testing.assert_allclose(low, [10, 20])
+  np.testing.assert_allclose(high, [30, 60])
+  smooth = learning_curves.curves(runs, 'lines32', 'mean_smoothness', 1)['acai']
+  np.testing.assert_allclose(smooth[1], [0.2, 0.2])  # the NaN seed is left out
+  out = tmp_path / 'curves.png'
+  subprocess.run([sys.executable, os.path.join(REPO, 'docs', 'learning_curves.py'),
+                  f'--train_dir={tmp_path}', f'--out={out}'], check=True, capture_output=True)
+  assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
