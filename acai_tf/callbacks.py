@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import distribute, export, images, rundir
+from acai_tf import distribute, export, images, projector, rundir
 from acai_tf.metrics.interpolation import evaluate_interpolations
 
 
@@ -109,6 +109,10 @@ class Reporter(keras.callbacks.Callback):
       for name, grid in self.evaluator.grids(step).items():
         tf.summary.image(name, images.to_uint8(grid)[None])
     self.writer.flush()
+    if step == self.total:  # the final report: the test split's latents for the projector
+      test, labels = run.dataset.test()
+      projector.write(run.path(rundir.TENSORBOARD), self.evaluator.encode(test[:projector.LIMIT]),
+                      test, labels if run.dataset.nclass > 1 else None)
     rundir.append_metrics(run.dir, record)
     self.log(_format_report(record))
 

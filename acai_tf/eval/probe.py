@@ -15,7 +15,7 @@ from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
 from absl import app, flags  # noqa: I001
 
-from acai_tf import export, rundir
+from acai_tf import export, projector, rundir
 from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import probe_accuracy
 
@@ -30,15 +30,19 @@ def define_flags():
   flags.DEFINE_bool('pixels', False, 'Probe raw pixels instead of latents.')
   flags.DEFINE_integer('train_limit', TRAIN_LIMIT, 'Use the first this many training images.')
   flags.DEFINE_integer('max_iter', MAX_ITER, 'L-BFGS iterations of the logistic regression.')
+  flags.DEFINE_bool('projector', False, 'Also write the test latents, labels and images for '
+                    "TensorBoard's projector into the run's tensorboard folder "
+                    '(acai_tf.projector).')
   flags.DEFINE_string('output', None, 'JSON file (default: eval_probe[_pixels]_<dataset>.json '
                       'in the run directory; with --pixels and no export, '
                       './experiments/<dataset>/).')
 
 
-def score(module, dataset, data_dir=None, train_limit=TRAIN_LIMIT, max_iter=MAX_ITER):
+def score(module, splits, max_iter=MAX_ITER):
   """(test accuracy %, train features, test features) of the probe on `module`'s latents
-  (a loaded export), or on raw pixels if `module` is None."""
-  _, train, train_labels, test, test_labels = labelled_splits(dataset, data_dir, train_limit)
+  (a loaded export), or on raw pixels if `module` is None, for `splits`
+  (acai_tf.data.labelled_splits)."""
+  _, train, train_labels, test, test_labels = splits
   if module is None:
     x_train, x_test = train.reshape(len(train), -1), test.reshape(len(test), -1)
   else:
@@ -58,9 +62,13 @@ def main(argv):
   if module is not None:
     export.check_dataset(meta, dataset, FLAGS.any_dataset, FLAGS.data_dir)
   source = 'pixels' if FLAGS.pixels else 'latent'
-  accuracy, x_train, x_test = score(None if FLAGS.pixels else module, dataset, FLAGS.data_dir,
-                                    FLAGS.train_limit, FLAGS.max_iter)
+  splits = labelled_splits(dataset, FLAGS.data_dir, FLAGS.train_limit)
+  accuracy, x_train, x_test = score(None if FLAGS.pixels else module, splits, FLAGS.max_iter)
   name = f'probe_{"pixels_" if FLAGS.pixels else ""}{dataset}'
+  if FLAGS.projector and module is not None:
+    folder = os.path.join(os.path.dirname(rundir.eval_path(FLAGS.export, name)),
+                          rundir.TENSORBOARD)
+    print(f'wrote {projector.write(folder, x_test, splits[3], splits[4])}')
   print(f'{meta.get("model", "raw pixels")} on {dataset}: {source} probe test accuracy '
         f'{accuracy:.2f}% ({len(x_train)} train, {len(x_test)} test, {x_train.shape[1]} features)')
   output = FLAGS.output or (rundir.eval_path(FLAGS.export, name) if FLAGS.export else
