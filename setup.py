@@ -10,6 +10,8 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['acai_tf', 'acai_tf.*', 'data_prep', 'data_prep.*']),
+    # The trained models that ship: SavedModel folders and their manifest.
+    package_data={'acai_tf.pretrained': ['manifest.json', '*/*', '*/*/*']},
     python_requires='>=3.10',
     install_requires=[
         'tensorflow>=2.16,<3',

@@ -25,6 +25,8 @@ def define_flags():
   flags.DEFINE_integer('steps', STEPS, 'Images per interpolation, endpoints included (the '
                        'paper: 16).', lower_bound=2)
   flags.DEFINE_integer('seed', SEED, 'Seed of the test lines.')
+  flags.DEFINE_string('output', None, 'JSON file (default: eval_lines.json in the run '
+                      'directory).')
 
 
 def score(module, pairs=PAIRS, steps=STEPS, seed=SEED):
@@ -43,7 +45,7 @@ def main(argv):
   print(f'{meta["model"]} (step {meta["step"]}): mean distance {scores["mean_distance"]:.4g} '
         f'({1e3 * scores["mean_distance"]:.3f} x 1e-3), smoothness '
         f'{scores["mean_smoothness"]:.4f}')
-  rundir.write_eval(rundir.eval_path(FLAGS.export, 'lines'),
+  rundir.write_eval(FLAGS.output or rundir.eval_path(FLAGS.export, 'lines'),
                {'program': 'lines', 'model': meta['model'], 'step': meta['step'],
                 'kimg': meta['kimg'], 'pairs': FLAGS.pairs, 'steps': FLAGS.steps,
                 'seed': FLAGS.seed, **scores})
