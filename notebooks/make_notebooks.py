@@ -2,8 +2,10 @@
 
     python notebooks/make_notebooks.py
 
-Each notebook only drives the acai_tf library. Its parameter cell defaults to a
-tiny budget that runs in minutes on a CPU (CI executes them that way).
+Each notebook only drives the acai_tf library. By default it uses the trained models that ship
+with acai_tf (acai_tf/pretrained, 1,024 kimg) where one exists for a model and dataset, and
+trains the others at a tiny budget that runs in minutes on a CPU (CI executes them that way);
+PRETRAINED = False trains every model.
 """
 
 import os
@@ -22,6 +24,8 @@ if 'google.colab' in sys.modules:  # on Colab: install acai_tf from its reposito
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'git+' + ACAI_TF_REPO],
                    check=True)
 
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -30,8 +34,21 @@ from acai_tf import images, report, trainer
 '''
 
 TRAIN_HELPER = '''\
+from acai_tf import pretrained
+
+
+def export_of(model, dataset='lines32', **values):
+    """The export of `model` on `dataset`: the shipped one (PRETRAINED), else trained here."""
+    shipped = pretrained.export_dir(model, dataset)
+    if PRETRAINED and shipped and not values:
+        print(f'{model} on {dataset}: the shipped export ({shipped})')
+        return shipped
+    return os.path.join(train(model, dataset, **values), 'export')
+
+
 def train(model, dataset='lines32', **values):
     """Trains one model at this notebook's budget (or finds the finished run) -> run dir."""
+    print(f'{model} on {dataset}: training {BUDGET_KIMG} kimg in {TRAIN_DIR}')
     if TINY:
         values = {'depth': 8, **values}
     config = trainer.TrainConfig(dataset=dataset, train_dir=TRAIN_DIR, data_dir=DATA_DIR,
@@ -45,9 +62,11 @@ def train(model, dataset='lines32', **values):
 
 def params(extra=''):
   return f'''\
-# Parameters. The defaults train tiny models in a few minutes on a CPU.
+# Parameters. The defaults use the trained models that ship with acai_tf (1,024 kimg, seed 0)
+# and train the others as tiny models in a few minutes on a CPU.
 # The paper's budget is BUDGET_KIMG = 16384 with TINY = False (days on a CPU, hours on a GPU).
 # To look at runs you already have, point TRAIN_DIR at their --train_dir with the same settings.
+PRETRAINED = True           # the shipped exports where they exist; False: train every model
 BUDGET_KIMG = 4             # training length per model, in thousands of images
 TINY = True                 # depth 8 networks; False = the paper's sizes
 TRAIN_DIR = 'notebook_runs'
@@ -80,18 +99,29 @@ def lines_benchmark():
           "    rows.append(f\"| {name} | {1e3 * scores['mean_distance']:.2f} | "
           "{scores['mean_smoothness']:.3f} |\")\n"
           "display(Markdown('\\n'.join(rows)))"),
-      new_markdown_cell('## Train the autoencoders (or reuse finished runs)'),
-      new_code_cell("runs = {model: train(model) for model in MODELS}\nruns"),
+      new_markdown_cell('## The autoencoders: shipped, or trained here'),
+      new_code_cell("exports = {model: export_of(model) for model in MODELS}"),
       new_markdown_cell('## Figure 3: each model interpolating between the same two lines'),
       new_code_cell(
-          "import os\nimport tensorflow as tf\nfrom acai_tf.line_renderer import draw_lines\n\n"
+          "import tensorflow as tf\nfrom acai_tf.line_renderer import draw_lines\n\n"
           "start, end = draw_lines([images.START]), draw_lines([images.END])\n"
-          "paths = {m: images.export_interpolation(tf.saved_model.load(os.path.join(d, 'export')),"
-          " start, end)[0]\n         for m, d in runs.items()}\n"
+          "modules = {m: tf.saved_model.load(path) for m, path in exports.items()}\n"
+          "paths = {m: images.export_interpolation(module, start, end)[0]\n"
+          "         for m, module in modules.items()}\n"
           "images.show_rows(paths.values(), labels=list(paths))\nplt.show()"),
-      new_markdown_cell('## Table 1 for these runs\n\nPer run, the median of its last 20 '
-                        'reports; the paper\'s figure in parentheses (16384 kimg).'),
-      new_code_cell("display(Markdown(report.table_lines(report.find_runs(TRAIN_DIR), 20)))"),
+      new_markdown_cell('## Table 1 for these models\n\nEach export scored once as '
+                        '`acai_tf.eval.lines` does (256 seeded pairs of test lines, 16 steps); '
+                        'the paper\'s figures (16384 kimg) beside them. Lower is better.'),
+      new_code_cell(
+          "from acai_tf import paper\nfrom acai_tf.eval import lines\n\n"
+          "rows = ['| model | Mean Distance (x1e-3) | paper | Smoothness | paper |',\n"
+          "        '|---|---|---|---|---|']\n"
+          "for model, module in modules.items():\n"
+          "    scores, figures = lines.score(module), paper.LINES.get(model, ('',) * 4)\n"
+          "    rows.append(f\"| {report.display_name(model)} | "
+          "{1e3 * scores['mean_distance']:.2f} | {figures[0]} | \"\n"
+          "                f\"{scores['mean_smoothness']:.3f} | {figures[2]} |\")\n"
+          "display(Markdown('\\n'.join(rows)))"),
   ]
 
 
@@ -107,11 +137,11 @@ def interpolations():
       new_code_cell(SETUP + '\nfrom acai_tf.data import get_dataset\n'
                     'from acai_tf.export import load, numpy_endpoint as batched\n\n'
                     + TRAIN_HELPER),
-      new_code_cell("runs = {model: train(model, DATASET) for model in MODELS}\n"
+      new_code_cell("exports = {model: export_of(model, DATASET) for model in MODELS}\n"
                     "pool = get_dataset(DATASET, DATA_DIR).eval_pool()"),
       new_code_cell(
-          "import os\n\nfor model, run_dir in runs.items():\n"
-          "    module, meta = load(os.path.join(run_dir, 'export'))\n"
+          "for model, path in exports.items():\n"
+          "    module, meta = load(path)\n"
           "    shown = images.monitoring_grids(batched(module.encode), batched(module.decode),\n"
           "                                   batched(module.interpolate), pool,\n"
           "                                   meta['latent_shape'], np.random.default_rng(0))\n"
@@ -138,12 +168,12 @@ def representation():
                     'from acai_tf import export\nfrom acai_tf.metrics.representation import '
                     'cluster_accuracy, probe_accuracy\n\n' + TRAIN_HELPER),
       new_code_cell(
-          "import os\n\nruns = {model: train(model, DATASET) for model in MODELS}\n"
+          "exports = {model: export_of(model, DATASET) for model in MODELS}\n"
           "dataset, x_train, y_train, x_test, y_test = labelled_splits(DATASET, DATA_DIR, "
           "TRAIN_LIMIT)\n"
-          "latents = {m: (export.latents(export.load(os.path.join(d, 'export'))[0], x_train),\n"
-          "               export.latents(export.load(os.path.join(d, 'export'))[0], x_test))\n"
-          "           for m, d in runs.items()}"),
+          "modules = {m: export.load(path)[0] for m, path in exports.items()}\n"
+          "latents = {m: (export.latents(module, x_train), export.latents(module, x_test))\n"
+          "           for m, module in modules.items()}"),
       new_code_cell(
           "pixels = (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))\n"
           "results = {'raw pixels': (100 * probe_accuracy(pixels[0], y_train, pixels[1], y_test),"

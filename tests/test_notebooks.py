@@ -1,11 +1,14 @@
-"""Every notebook runs top to bottom at its tiny default budget and draws its figures."""
+"""Every notebook runs top to bottom on the shipped exports (tiny training for the others) and
+draws its figures."""
 
 import os
+import re
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from acai_tf import pretrained
 from helpers import REPO
 
 NOTEBOOKS = sorted(n for n in os.listdir(os.path.join(REPO, 'notebooks')) if n.endswith('.ipynb'))
@@ -38,4 +41,13 @@ def test_notebook_executes_and_draws(name, tmp_path):
             for o in cell.get('outputs', []) if o.get('output_type') == 'error']
   assert not errors
   assert len(images) >= 2, f'{name} drew {len(images)} figures'
-  assert os.path.isdir(tmp_path / 'notebook_runs')  # it trained (tiny) models of its own
+  # Each model came from the shipped exports if one ships for it, else was trained (tiny).
+  said = [re.match(r'(\w+) on (\w+): (the shipped export|training)', line)
+          for cell in notebook.cells if cell.cell_type == 'code'
+          for o in cell.get('outputs', []) if o.get('output_type') == 'stream'
+          for line in o['text'].splitlines()]
+  sources = {m.group(1, 2): m.group(3) != 'training' for m in said if m}
+  assert sources, f'{name} named no model it used'
+  for (model, dataset), shipped in sources.items():
+    assert shipped == (pretrained.name(model, dataset) in pretrained.names()), (model, dataset)
+  assert os.path.isdir(tmp_path / 'notebook_runs') == (not all(sources.values()))
