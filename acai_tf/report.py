@@ -238,7 +238,8 @@ def report(train_dir, last=paper.LAST):
   row per training budget, beside the paper's."""
   runs = find_runs(train_dir)
   if not runs:
-    return f'No runs (directories with config.json) under {train_dir}.'
+    folders = [train_dir] if isinstance(train_dir, str) else train_dir
+    return f'No runs (directories with config.json) under {", ".join(folders)}.'
   pixels = find_pixel_probes(train_dir)
 
   def evaluation(kind):
