@@ -61,19 +61,19 @@ def define_training_flags():
   """The flags of a training run, for acai_tf.train and acai_tf.bench: --model, TrainConfig's
   fields, every registered model's hyperparameters (unset: the paper's setting for the
   dataset, then the model's default), the devices and the CPU kernels."""
-  from acai_tf import autotune, conv_layers  # noqa: PLC0415 - TensorFlow: after the quiet import
-  from acai_tf.models import MODELS  # noqa: PLC0415
+  from acai_tf import autotune  # noqa: PLC0415
+  from acai_tf.models import CONFIGS  # noqa: PLC0415
   if 'model' in FLAGS:  # defined already (by another program's module in this process)
     return
   module = _caller_module()
-  flags.DEFINE_enum('model', 'acai', list(MODELS), 'Autoencoder to train.', module_name=module)
+  flags.DEFINE_enum('model', 'acai', list(CONFIGS), 'Autoencoder to train.', module_name=module)
   define_config_flags(config.TrainConfig, module=module)
   for field, defaults in _model_fields().values():
     DEFINE[field.type](field.name, None, _model_help(field, defaults), module_name=module)
   flags.DEFINE_integer('cpu_devices', None, 'Split the host CPU into this many logical devices '
                        '(stand-ins for GPUs: --strategy=mirrored then runs one replica on each).',
                        module_name=module)
-  flags.DEFINE_enum('conv_paths', 'auto', conv_layers.CONV_PATHS, 'Convolution layers: plain '
+  flags.DEFINE_enum('conv_paths', 'auto', config.CONV_PATHS, 'Convolution layers: plain '
                     '(Keras '
                     'layers), fast (every CPU rewrite that fits), auto: per layer shape, the '
                     'faster of the two as timed on this CPU (cached; plain when a GPU or TPU is '
@@ -88,10 +88,10 @@ def define_training_flags():
 
 def _model_fields():
   """Every hyperparameter of every registered model: name -> (field, {model: default})."""
-  from acai_tf.models import MODELS  # noqa: PLC0415
+  from acai_tf.models import CONFIGS  # noqa: PLC0415
   fields = {}
-  for name, cls in MODELS.items():
-    for field in dataclasses.fields(cls.config_class):
+  for name, config_class in CONFIGS.items():
+    for field in dataclasses.fields(config_class):
       fields.setdefault(field.name, (field, {}))[1][name] = field.default
   return fields
 
@@ -103,14 +103,14 @@ def _help(field):
 
 
 def _model_help(field, defaults):
-  from acai_tf.data import get_dataset  # noqa: PLC0415
-  from acai_tf.models import MODELS  # noqa: PLC0415
+  from acai_tf.data import DATASETS  # noqa: PLC0415
+  from acai_tf.models import CONFIGS  # noqa: PLC0415
   text = _help(field)
   if field.name in ('depth', 'latent', 'latent_width'):
     return (f"{text} [unset: the paper's setting for --dataset, e.g. lines32 "
-            f'{get_dataset("lines32").defaults[field.name]}, mnist32 '
-            f'{get_dataset("mnist32").defaults[field.name]}]')
-  if len(defaults) == len(MODELS) and len(set(defaults.values())) == 1:
+            f'{DATASETS["lines32"].defaults[field.name]}, mnist32 '
+            f'{DATASETS["mnist32"].defaults[field.name]}]')
+  if len(defaults) == len(CONFIGS) and len(set(defaults.values())) == 1:
     return f'{text} [default {field.default}]'
   return f'{text} [' + ', '.join(f'{m}: {v}' for m, v in defaults.items()) + ']'
 
@@ -118,9 +118,9 @@ def _model_help(field, defaults):
 def model_config_from_flags(model, dataset, data_dir=None):
   """The model's config: the hyperparameter flags given > the dataset's paper setting > the
   model's default."""
-  from acai_tf import trainer  # noqa: PLC0415
+  from acai_tf.models import model_config  # noqa: PLC0415
   given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
-  return trainer.model_config(model, dataset, data_dir, **given)
+  return model_config(model, dataset, data_dir, **given)
 
 
 def define_export_flag(help, required=True):  # noqa: A002 - absl's argument name

@@ -6,6 +6,7 @@ Every value is checked when a config is made, before anything is written to disk
 """
 
 import dataclasses
+import importlib
 import math
 import operator
 import os
@@ -22,12 +23,22 @@ def default_data_dir():
   return os.environ.get(DATA_ENV, './data')
 
 
+def import_class(path):
+  """The class 'package.module.Name' names, its module imported now: the registries name the
+  classes of their entries so, and read the entries without importing them."""
+  module, _, name = path.rpartition('.')
+  return getattr(importlib.import_module(module), name)
+
+
 # Keras dtype policies of the conv networks; outputs, losses and metrics stay float32.
 PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
 # tf.distribute strategies (acai_tf.distribute makes them).
 STRATEGIES = ('auto', 'default', 'mirrored', 'multi_worker', 'tpu')
 # Orders of a finite training split (acai_tf.data): the original's shuffle buffer, or per epoch.
 SHUFFLES = ('buffer', 'epoch')
+# Convolution layers of the networks (acai_tf.conv_layers): per shape the faster, every rewrite
+# that fits, or Keras' own.
+CONV_PATHS = ('auto', 'fast', 'plain')
 # Train steps per call into TensorFlow: amortises Keras' per-call cost (docs/performance.md).
 STEPS_PER_EXECUTION = 16
 MAX_BATCH = 1 << 16

@@ -24,9 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from acai_tf import autotune
+from acai_tf.config import CONV_PATHS
 
 LEAK = 0.2
-CONV_PATHS = ('auto', 'fast', 'plain')
 LAYER_PATHS = ('keras', 'conv', 'pointwise', 'dense', 'depthwise')
 TUNE_BATCH = 64  # the batch layer paths are timed at (the paper's)
 _conv_paths = 'auto'  # see `set_conv_paths()`

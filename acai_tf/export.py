@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from acai_tf import rundir
-from acai_tf.data import get_dataset
+from acai_tf.data import dataset_info
 from acai_tf.errors import UsageError
 
 META_FILE = rundir.EXPORT_META
@@ -135,7 +135,7 @@ def check_dataset(meta, dataset, any_dataset=False, data_dir=None):
   """Refuses to score an export on a dataset it was not trained on (unless `any_dataset`)."""
   trained = meta.get('dataset')
   shape = tuple(meta.get('image_shape') or ())
-  wanted = tuple(get_dataset(dataset, data_dir).image_shape)
+  wanted = tuple(dataset_info(dataset, data_dir).image_shape)
   if shape and shape != wanted:
     raise UsageError(f'the export takes images of shape {shape} ({trained}); {dataset} has '
                      f'{wanted}. Pass --dataset={trained}.')

@@ -36,22 +36,20 @@ _JOB_ENV = dict(os.environ)  # what jobs run with: the caller's, not the one cli
 from acai_tf import cli  # noqa: E402, I001 - before TensorFlow: quiets its start-up lines
 from absl import flags  # noqa: E402
 
-from acai_tf import rundir, trainer  # noqa: E402
-from acai_tf.config import default_data_dir  # noqa: E402
-from acai_tf.data import DATASETS, get_dataset  # noqa: E402
-from acai_tf.data.records import REAL_DATASETS  # noqa: E402
+from acai_tf import rundir  # noqa: E402
+from acai_tf.config import TrainConfig, default_data_dir  # noqa: E402
+from acai_tf.data import DATASETS  # noqa: E402
 from acai_tf.errors import UsageError  # noqa: E402
-from acai_tf.models import MODELS  # noqa: E402
+from acai_tf.models import CONFIGS, model_config  # noqa: E402
 
 STAGES = ('data', 'train', 'eval', 'report')
 # Registered models that are not the paper's (`in_paper`) are listed only when --models names them.
-PAPER_MODELS = tuple(name for name, cls in MODELS.items() if cls.in_paper)
+PAPER_MODELS = tuple(name for name, config in CONFIGS.items() if config.in_paper)
 # The paper's datasets and the latent sizes (channels) of its runs on each, in the registry's
 # order (their `grid_latents`). Depth and latent width are the dataset's paper setting
 # (acai_tf/data), except VQ-VAE's 4x4 latent on lines32 and dropout's keep probability 0.75 on
-# cifar10 (their `dataset_defaults`).
-LATENTS = {name: get_dataset(name).grid_latents for name in DATASETS
-           if get_dataset(name).grid_latents}
+# cifar10 (their configs' `dataset_defaults`).
+LATENTS = {name: info.grid_latents for name, info in DATASETS.items() if info.grid_latents}
 EVALS = ('lines', 'probe', 'cluster')
 # Set by the grid for every training job: give them to acai_tf.grid, not after `--`.
 GRID_FLAGS = ('model', 'dataset', 'train_dir', 'data_dir', 'total_kimg', 'report_kimg', 'seed')
@@ -76,7 +74,7 @@ class Settings:
   extra: tuple = ()  # training flags, '--name=value'
 
   def __post_init__(self):
-    for kind, given, known in (('models', self.models, MODELS),
+    for kind, given, known in (('models', self.models, CONFIGS),
                                ('datasets', self.datasets, LATENTS),
                                ('evals', self.evals, EVALS)):
       unknown = sorted(set(given) - set(known))
@@ -101,9 +99,9 @@ class Job:
 
 def paper_settings(model, dataset, latent, total_kimg):
   """The hyperparameters of the paper's run of `model` on `dataset` with `latent` channels."""
-  config = trainer.model_config(model, dataset, latent=latent)
+  config = model_config(model, dataset, latent=latent)
   return {'latent_width': config.latent_width, 'depth': config.depth, 'latent': latent,
-          **MODELS[model].grid_settings(total_kimg)}
+          **CONFIGS[model].grid_settings(total_kimg)}
 
 
 def parse_extra(extra):
@@ -141,16 +139,16 @@ def _flag(name, value):
 def train_jobs(settings):
   """The grid's training jobs, in the order the module docstring gives."""
   extra = parse_extra(settings.extra)
-  fields = {f.name: f for cls in MODELS.values() for f in dataclasses.fields(cls.config_class)}
+  fields = {f.name: f for config in CONFIGS.values() for f in dataclasses.fields(config)}
   given = {k: _value(fields[k], text) for k, text in extra.items() if k in fields}
-  batch_field = {f.name: f for f in dataclasses.fields(trainer.TrainConfig)}['batch']
+  batch_field = {f.name: f for f in dataclasses.fields(TrainConfig)}['batch']
   batch = _value(batch_field, extra['batch']) if 'batch' in extra else batch_field.default
   jobs, dirs = [], set()
-  for model in (m for m in MODELS if m in settings.models):
+  for model in (m for m in CONFIGS if m in settings.models):
     for dataset in (d for d in LATENTS if d in settings.datasets):
       for latent, seed in itertools.product(LATENTS[dataset], settings.seeds):
         paper = paper_settings(model, dataset, latent, settings.total_kimg)
-        config = trainer.model_config(model, dataset, **{**paper, **given})
+        config = model_config(model, dataset, **{**paper, **given})
         run_dir = rundir.run_dir(settings.train_dir, dataset, model, config, batch, seed)
         if run_dir in dirs:
           continue  # flags after -- made two runs one
@@ -172,7 +170,7 @@ def eval_jobs(settings, trained):
   data = f'--data_dir={settings.data_dir}'
   for dataset in (d for d in LATENTS if d in settings.datasets):
     runs = [job.run_dir for job in trained if job.dataset == dataset]
-    info = get_dataset(dataset)
+    info = DATASETS[dataset]
     if not runs or not (info.line_metrics or info.nclass > 1):
       continue  # celeba32: no labels
     if not info.line_metrics and 'probe' in settings.evals:
@@ -195,8 +193,8 @@ def eval_jobs(settings, trained):
 def data_jobs(settings):
   """One data_prep.build per real dataset of the grid."""
   jobs = []
-  for dataset in (d for d in LATENTS if d in settings.datasets and d in REAL_DATASETS):
-    stem = REAL_DATASETS[dataset]['stem']  # the raw source, e.g. mnist for mnist32
+  for dataset in (d for d in LATENTS if d in settings.datasets and DATASETS[d].stem):
+    stem = DATASETS[dataset].stem  # the raw source, e.g. mnist for mnist32
     source = (('--source=dir', f'--raw_dir={os.path.join(settings.raw_dir, stem)}')
               if settings.raw_dir else ())
     jobs.append(Job(('data_prep.build', f'--dataset={dataset}', f'--data_dir={settings.data_dir}',
@@ -227,7 +225,7 @@ def define_flags():
   flags.DEFINE_enum('stage', 'all', [*STAGES, 'all'], 'Which jobs: data preparation, training, '
                     'evaluation, the report, or all four in that order.')
   flags.DEFINE_list('models', ','.join(PAPER_MODELS), 'Models of the grid (listed in registry '
-                    f'order; {", ".join(sorted(set(MODELS) - set(PAPER_MODELS)))} only when '
+                    f'order; {", ".join(sorted(set(CONFIGS) - set(PAPER_MODELS)))} only when '
                     'named).')
   flags.DEFINE_list('datasets', ','.join(LATENTS), 'Datasets of the grid (listed in this order).')
   flags.DEFINE_string('train_dir', './experiments', 'Runs go to <train_dir>/<dataset>/<run name>.')

@@ -21,8 +21,8 @@ import numpy as np  # noqa: I001
 from absl import flags
 
 from acai_tf import paper, rundir
-from acai_tf.data import DATASETS, get_dataset
-from acai_tf.models import MODELS
+from acai_tf.data import DATASETS
+from acai_tf.models import CONFIGS
 
 FLAGS = flags.FLAGS
 
@@ -36,15 +36,15 @@ def define_flags():
   flags.DEFINE_integer('last', paper.LAST, 'Reports per run whose median is taken (the paper: '
                        f'{paper.LAST}).')
 
-MODEL_ORDER = tuple(MODELS)  # the registry's order
+MODEL_ORDER = tuple(CONFIGS)  # the registry's order
 
 
 def display_name(model):
-  return MODELS[model].display_name if model in MODELS else model
+  return CONFIGS[model].display_name if model in CONFIGS else model
 
 
 def _dataset_name(dataset):
-  return get_dataset(dataset).display_name if dataset in DATASETS else dataset  # yours: its name
+  return DATASETS[dataset].display_name if dataset in DATASETS else dataset  # yours: its name
 
 def find_runs(train_dir):
   """Every run below `train_dir` (a folder or a list of them): dicts with its config, reports

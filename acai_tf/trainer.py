@@ -21,44 +21,20 @@ import time
 import keras
 import numpy as np
 
-from acai_tf import autotune, conv_layers, distribute, export, rundir
+from acai_tf import autotune, conv_layers, distribute, export, models, rundir
 from acai_tf.callbacks import Progress, Reporter, StopSignals
 from acai_tf.checkpoints import Checkpoints, nonfinite, step_of
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
 from acai_tf.data import get_dataset
 from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
-from acai_tf.models import get_model_class
-from acai_tf.models.base import scales
 from acai_tf.schedule import execution_size, segments
+
+model_config = models.model_config  # the trainer's API too (notebooks, runs/ship.py)
 
 
 def jit_compile(xla):
   """Keras' `jit_compile` for an --xla value (None = Keras' own choice)."""
   return 'auto' if xla is None else xla
-
-
-def model_config(model_name, dataset, data_dir=None, **values):
-  """A model's config: `values` > the dataset's paper setting > the model's default.
-
-  Example: model_config('acai', 'mnist32', latent=2) gives depth 16, latent_width 4.
-  `data_dir` is where a dataset of your own is described.
-  """
-  config_class = get_model_class(model_name).config_class
-  own = {f.name for f in dataclasses.fields(config_class)}
-  unknown = sorted(set(values) - own)
-  if unknown:
-    raise UsageError(f'--{", --".join(unknown)} do(es) not apply to --model={model_name}; '
-                     f'its hyperparameters are: {", ".join(sorted(own))}.')
-  data = get_dataset(dataset, data_dir)
-  merged = {k: v for k, v in data.defaults.items() if k in own}
-  merged.update(get_model_class(model_name).dataset_defaults.get(dataset, {}))
-  merged.update(values)
-  try:
-    config = config_class(**merged)
-    scales(data.image_shape[0], config.latent_width)  # fits this dataset's image size
-    return config
-  except ValueError as e:
-    raise UsageError(str(e)) from None
 
 
 class Run:
@@ -127,7 +103,7 @@ class Run:
       shutil.rmtree(self.scratch, ignore_errors=True)
 
   def build(self):
-    cls = get_model_class(self.model_name)
+    cls = models.get_model_class(self.model_name)
     keras.utils.set_random_seed(self.config.seed)  # initial weights follow --seed
     with self.strategy.scope():
       model = cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,

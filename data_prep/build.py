@@ -36,6 +36,7 @@ import time
 from absl import app, flags, logging
 
 from acai_tf.config import DATA_ENV
+from acai_tf.data import DATASETS
 from data_prep import own
 from data_prep.readers import SOURCES, RawDataError, Split
 
@@ -90,16 +91,12 @@ class BuildError(RuntimeError):
 def built_in():
   """{training dataset name: the stem of its records}, of acai_tf's built-in real datasets
   (celeba32 and celeba64 read the same records)."""
-  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow (for the registry) only here
-  quiet.import_tensorflow()
-  from acai_tf.data.records import REAL_DATASETS  # noqa: PLC0415
-  return {name: spec['stem'] for name, spec in REAL_DATASETS.items()}
+  return {name: info.stem for name, info in DATASETS.items() if info.stem}
 
 
 def source_stem(name):
   """The stem of the records `--dataset=name` builds (mnist32 -> mnist; a stem is kept), or
-  None if it names no built-in dataset. Only a training name imports TensorFlow (the
-  registry)."""
+  None if it names no built-in dataset."""
   return name if name in SOURCES else built_in().get(name)
 
 
@@ -292,9 +289,7 @@ def build_own(name, data_dir, read, log=print):
 
 
 def check_own_name(name):
-  is_built_in = source_stem(name)  # first: it imports TensorFlow quietly
-  from acai_tf.data import DATASETS  # noqa: PLC0415
-  if is_built_in or name in DATASETS:
+  if source_stem(name) or name in DATASETS:
     raise BuildError(f'--dataset={name} is a built-in dataset; name yours differently (e.g. '
                      f'my_{name}), or build the built-in one with --source=dir or tfds')
   if not re.fullmatch(r'[a-z0-9][a-z0-9_.-]*', name):

@@ -1,8 +1,10 @@
-"""Adding a model or a dataset is one class and one registry entry: the README's checklists.
+"""Adding a model or a dataset: the README's checklists, followed by a newcomer.
 
-The toy model and the toy dataset below are what a newcomer would write in their own file;
-`monkeypatch.setitem` stands for the one line each adds to its registry. Nothing else in the
-package is told about them, yet they train, report, export and reach the report's tables.
+The toy model is what a newcomer would write in two files: its config (TensorFlow-free: its
+hyperparameters, display name and the 'module.Class' of its model) and its AutoEncoder
+subclass; the toy dataset is one Dataset subclass and its description. `monkeypatch.setitem`
+stands for the one line each adds to its registry. Nothing else in the package is told about
+them, yet they train, report, export and reach the report's tables.
 """
 
 import dataclasses
@@ -12,20 +14,25 @@ import pytest
 import tensorflow as tf
 
 from acai_tf import report, rundir, trainer
-from acai_tf.data import DATASETS
+from acai_tf.config import hparam
+from acai_tf.data import DATASETS, DatasetInfo
 from acai_tf.data.dataset import Dataset, share, step_batches
-from acai_tf.models import MODELS
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
+from acai_tf.models import CONFIGS, MODELS
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
+from acai_tf.models.base_config import AEConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class ShrinkConfig(AEConfig):
+  """An autoencoder whose latent is pulled towards 0 (in its own shrink_config.py)."""
+  model_class = f'{__name__}.Shrink'
+  display_name = 'Shrink AE'
+
   shrink: float = hparam(0.1, 'Weight of the latent L2 penalty.', at_least=0)
 
 
 class Shrink(AutoEncoder):
-  """An autoencoder whose latent is pulled towards 0, with a scale of its own (a new weight)."""
-  display_name = 'Shrink AE'
+  """ShrinkConfig's model, with a scale of its own (a new weight; in its own shrink.py)."""
   config_class = ShrinkConfig
   logged = ('loss_ae', 'loss_shrink')
 
@@ -47,10 +54,6 @@ class Shrink(AutoEncoder):
 
 class Squares(Dataset):
   """16x16 images of a bright square, left half (class 0) or right half (class 1)."""
-  name = display_name = 'squares16'
-  image_shape = (16, 16, 1)
-  nclass = 2
-  defaults = {'depth': 4, 'latent': 2, 'latent_width': 2}
 
   @staticmethod
   def draw(rng, n):
@@ -76,9 +79,14 @@ class Squares(Dataset):
     return self.draw(np.random.default_rng(2), min(limit, 200))
 
 
+SQUARES = DatasetInfo('squares16', f'{__name__}.Squares', image_shape=(16, 16, 1), nclass=2,
+                      defaults={'depth': 4, 'latent': 2, 'latent_width': 2})
+
+
 def test_a_new_model_and_dataset_train_and_report(tmp_path, monkeypatch):
-  monkeypatch.setitem(MODELS, 'shrink', Shrink)  # the one registry line of each
-  monkeypatch.setitem(DATASETS, 'squares16', lambda data_dir=None: Squares())
+  monkeypatch.setitem(CONFIGS, 'shrink', ShrinkConfig)  # the one registry line of each
+  monkeypatch.setitem(DATASETS, 'squares16', SQUARES)
+  assert MODELS['shrink'] is Shrink
   config = trainer.model_config('shrink', 'squares16', shrink=0.5)
   assert (config.depth, config.latent, config.latent_width, config.shrink) == (4, 2, 2, 0.5)
   with pytest.raises(ValueError, match='shrink=-1 must be >= 0'):

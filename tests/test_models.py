@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf.models import MODELS, AutoEncoder
-from acai_tf.models.acai import ACAI, ACAIConfig
-from acai_tf.models.base import scales
+from acai_tf.models import CONFIGS, MODELS
+from acai_tf.models.acai import ACAI
+from acai_tf.models.acai_config import ACAIConfig
+from acai_tf.models.base import AutoEncoder
+from acai_tf.models.base_config import AEConfig
 from helpers import batch, fit_steps, make, weights
 
 # AdvAI's many networks make it the slowest: its conformance runs with the slow tests.
@@ -150,10 +152,19 @@ class TestConformance:
 
 
 def test_scales_follow_the_image_size_as_in_the_original():
+  def scales(size, width):
+    return AEConfig(latent_width=width).scales(size)
   assert [scales(32, 4), scales(32, 2), scales(64, 4), scales(64, 1)] == [3, 4, 4, 6]
   for size, width in ((32, 32), (32, 64), (48, 4)):
     with pytest.raises(ValueError, match=f'image size {size}'):
       scales(size, width)
+
+
+def test_every_config_names_the_class_that_names_it_back():
+  assert list(MODELS) == list(CONFIGS)  # the same names, in the same order
+  for name, config_class in CONFIGS.items():
+    assert issubclass(MODELS[name], AutoEncoder) and MODELS[name].config_class is config_class
+    assert config_class.display_name and config_class.model_class.startswith('acai_tf.models.')
 
 
 def test_acai_critic_width_defaults_to_depth():
@@ -225,7 +236,7 @@ def test_configs_enforce_the_bounds_their_fields_declare():
     DropoutConfig(lr=None)
   TrainConfig(xla=None, data_dir=None)  # unset by default: None means auto / $ACAI_DATA
   # Every bounded field of every config refuses a value just past its first bound.
-  for config_class in {cls.config_class for cls in MODELS.values()} | {TrainConfig}:
+  for config_class in {*CONFIGS.values(), TrainConfig}:
     for field in dataclasses.fields(config_class):
       for op, bound in field.metadata.get('limits', {}).items():
         step = 1 if field.type is int else max(1e-9, abs(bound) * 1e-6)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from acai_tf import rundir, schedule, trainer
-from acai_tf.models.acai import ACAIConfig
-from acai_tf.models.base import AEConfig
+from acai_tf.models.acai_config import ACAIConfig
+from acai_tf.models.base_config import AEConfig
 from helpers import REPO, first_report, run_module, run_program, start_train, wait_for
 
 

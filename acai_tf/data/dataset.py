@@ -3,31 +3,22 @@
 import numpy as np
 import tensorflow as tf
 
-from acai_tf.config import IMAGE_SIZE
+from acai_tf.config import default_data_dir
 
 
 class Dataset:
-  """Base of the registry entries.
+  """Base of the classes the registry's descriptions name (`DatasetInfo.dataset_class`).
 
-  Attributes:
-    name: registry name.
-    display_name: its name in tables.
-    grid_latents: the latent sizes (channels) of the paper's runs on it (acai_tf.grid); none
-      for a dataset the paper did not use.
-    image_shape: (height, width, colors).
-    nclass: number of labels (1 = unlabelled: the probe is skipped).
-    defaults: model hyperparameters the paper used on this dataset.
-    line_metrics: whether Mean Distance / Smoothness apply.
-    train_size: training images (None for generated data).
+  A Dataset has its description's fields as attributes: `name`, `display_name`, `image_shape`,
+  `nclass`, `defaults`, `line_metrics`, ... (acai_tf/data/info.py).
   """
-  name = display_name = None
-  grid_latents = ()
-  image_shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
-  nclass = 10
-  defaults = {}
-  line_metrics = False
   train_size = None  # images in the training split; None: an endless generator
 
+  def __init__(self, info, data_dir=None):
+    """`info`: its DatasetInfo; `data_dir`: where its files are (default: $ACAI_DATA, else
+    ./data)."""
+    vars(self).update(vars(info))
+    self.data_dir = data_dir or default_data_dir()
 
   def train(self, batch, seed, start_step=0, rows=None, shuffle='buffer'):
     """Infinite tf.data stream of (images float32 [-1, 1], labels int64) batches.

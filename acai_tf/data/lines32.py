@@ -1,21 +1,16 @@
-"""The lines32 registry entry: the synthetic benchmark of `acai_tf.line_renderer`."""
+"""The lines32 dataset: the synthetic benchmark of `acai_tf.line_renderer` (its description is
+the registry's, acai_tf/data/__init__.py)."""
 
 import functools
 
 import numpy as np
 
 from acai_tf.data.dataset import Dataset, share, step_batches
-from acai_tf.line_renderer import NCLASS, SIZE, random_lines
+from acai_tf.line_renderer import random_lines
 
 
 class Lines32(Dataset):
   """Lines at uniform random angles; 10 angle classes; a fixed 5000-line test set."""
-  name = display_name = 'lines32'
-  grid_latents = (16,)  # the paper's lines32 runs
-  image_shape = (SIZE, SIZE, 1)
-  nclass = NCLASS
-  defaults = {'depth': 16, 'latent': 16, 'latent_width': 2}
-  line_metrics = True
   test_size = 5000
   test_seed = 20190506  # fixed: every run and every model is scored on the same lines
 

@@ -1,5 +1,9 @@
 """Real datasets (mnist32, svhn32, cifar10, celeba32) read from data_prep's TFRecords.
 
+Their descriptions (file stem, splits, preprocessing) are the registry's
+(acai_tf/data/__init__.py) or, for a dataset of your own, the one data_prep wrote
+(acai_tf/data/info.py).
+
 Each split is decoded once (parallel tf.data) into a uint8 array held in
 memory (all four datasets fit: SVHN train+extra, the largest, is 1.9 GB) and
 then served as [-1, 1] float batches. Preprocessing follows the original:
@@ -19,65 +23,40 @@ to [-1, 1] when cached as 8 bits.
 """
 
 import functools
-import json
 import os
 import threading
 
 import numpy as np
 import tensorflow as tf
 
-from acai_tf.config import IMAGE_SIZE, default_data_dir
 from acai_tf.data.dataset import Dataset, share, step_batches
-from acai_tf.errors import UsageError
+from acai_tf.data.info import DataFormatError, MissingDataError
 
 SHUFFLE_BUFFER = 1024  # the original's tf.data shuffle buffer, in images
 FEATURES = {'image': tf.io.FixedLenFeature([], tf.string),
             'label': tf.io.FixedLenFeature([], tf.int64)}
 
 
-class MissingDataError(UsageError):
-  """A TFRecord file the dataset needs is not there."""
+def _pad_mnist(image, size):
+  margin = (size - 28) // 2  # the 28x28 digits in the middle
+  return tf.pad(image, [[margin, margin], [margin, margin], [0, 0]])  # uint8 0 -> -1 after scaling
 
 
-class DataFormatError(UsageError):
-  """A file is not what data_prep writes."""
-
-
-def _pad_mnist(image):
-  return tf.pad(image, [[2, 2], [2, 2], [0, 0]])  # uint8 0 -> -1 after scaling
-
-
-def _crop_resize_celeba(image, size=32):
+def _crop_resize_celeba(image, size):
   image = tf.image.crop_to_bounding_box(image, 36, 16, 146, 146)
   x = tf.cast(image, tf.float32) / 127.5 - 1
   x = tf.compat.v1.image.resize_bicubic(x[None], [size, size], half_pixel_centers=False)[0]
   return tf.cast(tf.round(tf.clip_by_value(x, -1, 1) * 127.5 + 127.5), tf.uint8)
 
 
+# The preprocessing a description names (`DatasetInfo.prepare`): uint8 [h, w, c] and the image
+# size -> uint8 [size, size, c], in TF ops.
+PREPARE = {'pad_mnist': _pad_mnist, 'crop_celeba': _crop_resize_celeba}
+
+
 class RecordDataset(Dataset):
-  """One dataset built by `python -m data_prep.build`.
-
-  Args:
-    name: registry name (e.g. 'mnist32').
-    stem: file stem written by data_prep ('mnist' -> mnist-train.tfrecord).
-    splits: {'train': [split names], 'test': [...]} of files to concatenate.
-    colors: channels.
-    nclass: labels (1 = unlabelled).
-    defaults: the paper's model hyperparameters for this dataset.
-    prepare: uint8 [h, w, c] -> uint8 [size, size, c] (TF ops), or None.
-    data_dir: folder with the .tfrecord files (default: $ACAI_DATA or ./data).
-    size: image height and width after `prepare`.
-    display_name: its name in tables (default: `name`).
-    grid_latents: the latent sizes (channels) of the paper's runs on it, in order (acai_tf.grid).
-  """
-
-  def __init__(self, name, stem, splits, colors, nclass, defaults, prepare=None, data_dir=None,
-               size=IMAGE_SIZE, display_name=None, grid_latents=()):
-    self.name, self.stem, self.splits = name, stem, splits
-    self.display_name, self.grid_latents = display_name or name, tuple(grid_latents)
-    self.image_shape = (size, size, colors)
-    self.nclass, self.defaults, self.prepare = nclass, defaults, prepare
-    self.data_dir = data_dir or default_data_dir()
+  """One dataset built by `python -m data_prep.build`, read from `data_dir`: the files
+  <data_dir>/<stem>-<split>.tfrecord of its description's `stem` and `splits`."""
 
   def files(self, split):
     paths = [os.path.join(self.data_dir, f'{self.stem}-{s}.tfrecord') for s in self.splits[split]]
@@ -105,7 +84,7 @@ class RecordDataset(Dataset):
     image = tf.io.decode_image(example['image'], channels=self.image_shape[-1],
                                expand_animations=False)
     if self.prepare is not None:
-      image = self.prepare(image)
+      image = PREPARE[self.prepare](image, self.image_shape[0])
     return tf.ensure_shape(image, self.image_shape), example['label']
 
   @functools.lru_cache(maxsize=4)
@@ -213,55 +192,3 @@ class ShuffleBuffer:
         while self.next_block <= block:
           self._advance()
       return self.blocks[block][offset]
-
-
-# The paper's grid: mnist32 depth 16 and svhn32 / cifar10 / celeba32 depth 64, all with a 4x4
-# latent; latent 16 is the default (d_z 256); the runs/ scripts also cover 2 (and 64 on CIFAR).
-REAL_DATASETS = {
-    'mnist32': dict(stem='mnist', splits={'train': ['train'], 'test': ['test']}, colors=1,
-                    nclass=10, defaults={'depth': 16, 'latent': 16, 'latent_width': 4},
-                    prepare=_pad_mnist, display_name='MNIST', grid_latents=(2, 16)),
-    'svhn32': dict(stem='svhn', splits={'train': ['train', 'extra'], 'test': ['test']}, colors=3,
-                   nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
-                   display_name='SVHN', grid_latents=(2, 16)),
-    # No test split exists: as the original, "test" reads the training file. Unlabelled.
-    'celeba32': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
-                     nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
-                     prepare=_crop_resize_celeba, display_name='CelebA', grid_latents=(2, 16)),
-    'cifar10': dict(stem='cifar10', splits={'train': ['train'], 'test': ['test']}, colors=3,
-                    nclass=10, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
-                    display_name='CIFAR-10', grid_latents=(16, 64)),
-    # The same records at 64x64 (the original derives its scales from the size: one more).
-    'celeba64': dict(stem='celeba', splits={'train': ['train'], 'test': ['train']}, colors=3,
-                     nclass=1, defaults={'depth': 64, 'latent': 16, 'latent_width': 4},
-                     prepare=functools.partial(_crop_resize_celeba, size=64), size=64),
-}
-
-
-# ---- datasets of your own: built by `data_prep.build --source=folder|tfds`, described in JSON --
-
-# Every model's defaults for them follow the paper's real-data runs (SVHN, CIFAR-10, CelebA).
-USER_DEFAULTS = {'depth': 64, 'latent': 16, 'latent_width': 4}
-
-
-def description_path(data_dir, name):
-  """<data_dir>/<name>.json: what data_prep.build writes last, after the records."""
-  return os.path.join(data_dir or default_data_dir(), f'{name}.json')
-
-
-def user_dataset(name, data_dir=None):
-  """The RecordDataset `python -m data_prep.build --dataset=NAME` described, or None if the
-  description is not in `data_dir`."""
-  path = description_path(data_dir, name)
-  try:
-    with open(path) as f:
-      info = json.load(f)
-    test = 'test' if 'test' in info['splits'] else next(k for k in info['splits'] if k != 'train')
-    return RecordDataset(name, stem=name, splits={'train': ['train'], 'test': [test]},
-                         colors=int(info['channels']), nclass=max(1, len(info['classes'])),
-                         defaults=USER_DEFAULTS, data_dir=data_dir, size=int(info['size']))
-  except FileNotFoundError:
-    return None
-  except (OSError, ValueError, KeyError, TypeError, StopIteration) as e:
-    raise DataFormatError(f'{path} is not a dataset description written by data_prep.build '
-                          f'({type(e).__name__}: {e}); rebuild the dataset.') from None

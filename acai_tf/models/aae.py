@@ -12,35 +12,13 @@ prior samples, and `latent_mean` / `latent_std` of the encodings (the prior's
 are 0 and 1).
 """
 
-import dataclasses
 import math
 
 import keras
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-
-@dataclasses.dataclass(frozen=True)
-class AAEConfig(AEConfig):
-  adversary_lr: float = hparam(1e-4, 'Adam learning rate of the latent discriminator.',
-                                above=0)
-  disc_layer_sizes: str = hparam('100,100', 'Hidden widths of the discriminator MLP, '
-                                 'comma-separated.')
-
-  def __post_init__(self):
-    super().__post_init__()
-    try:
-      sizes = [int(s) for s in self.disc_layer_sizes.split(',')]
-    except ValueError:
-      sizes = [0]
-    if not sizes or min(sizes) <= 0:
-      raise ValueError(f'disc_layer_sizes={self.disc_layer_sizes!r} must be comma-separated '
-                       'positive integers, e.g. 100,100.')
-
-  @property
-  def disc_widths(self):
-    return [int(s) for s in self.disc_layer_sizes.split(',')]
+from acai_tf.models.aae_config import AAEConfig
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
 
 
 def sigmoid_xent(logits, label):
@@ -49,7 +27,6 @@ def sigmoid_xent(logits, label):
 
 
 class AAE(AutoEncoder):
-  display_name = 'AAE'
   config_class = AAEConfig
   logged = ('loss_ae', 'loss_adv_latent', 'loss_adv_prior', 'loss_ae_latent',
             'adversary_accuracy', 'latent_mean', 'latent_std')

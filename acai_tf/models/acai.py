@@ -12,26 +12,15 @@ those interpolants. A second critic term, on gamma * x + (1 - gamma) * x_hat
 with target 0, keeps the critic from simply spotting reconstructions.
 """
 
-import dataclasses
-
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-
-@dataclasses.dataclass(frozen=True)
-class ACAIConfig(AEConfig):
-  advweight: float = hparam(0.5, 'Weight lambda of the adversarial term in the AE loss.',
-                            at_least=0)
-  advdepth: int = hparam(0, 'Depth of the critic; 0 means use --depth.', at_least=0)
-  reg: float = hparam(0.2, 'Critic regulariser gamma: blend gamma*x + (1-gamma)*x_hat.',
-                      at_least=0, at_most=1)
+from acai_tf.models.acai_config import ACAIConfig
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
 
 
 class ACAI(AutoEncoder):
   """The autoencoder plus the critic; the critic's loss is a group of its own ('critic')."""
-  display_name = 'ACAI'
   config_class = ACAIConfig
   logged = ('loss_ae', 'loss_disc', 'loss_ae_disc', 'loss_disc_real')
 

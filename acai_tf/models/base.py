@@ -15,38 +15,9 @@ import keras
 import tensorflow as tf
 
 from acai_tf import distribute, nets
+from acai_tf.config import IMAGE_SIZE, PRECISIONS
+from acai_tf.models.base_config import AEConfig
 from acai_tf.optimizer import Adam
-from acai_tf.config import IMAGE_SIZE, PRECISIONS, check_fields, hparam  # noqa: F401 (hparam: every model's config)
-
-
-def scales(image_size, latent_width):
-  """The number of 2x downsamplings from `image_size` to `latent_width` (the original's
-  log2(width / latent_width)); a ValueError if that is not a whole number >= 1."""
-  ratio = image_size // latent_width if latent_width > 0 else 0
-  if latent_width <= 0 or image_size % latent_width or ratio < 2 or ratio & (ratio - 1):
-    choices = ', '.join(str(image_size >> k) for k in range(1, int(math.log2(image_size)) + 1))
-    raise ValueError(f'latent_width={latent_width} must divide the image size {image_size} into '
-                     f'a power of two >= 2: choose one of {choices}.')
-  return int(round(math.log2(ratio)))
-
-
-@dataclasses.dataclass(frozen=True)
-class AEConfig:
-  """Hyperparameters every autoencoder shares (appendix B of the paper)."""
-  depth: int = hparam(16, 'Channels of the first conv scale; doubled at each further scale.',
-                      at_least=1)
-  latent: int = hparam(16, 'Channels of the latent tensor.', at_least=1)
-  latent_width: int = hparam(2, 'Spatial size of the latent; image size / latent_width must be '
-                             'a power of 2 (>= 2).')
-  lr: float = hparam(1e-4, 'Adam learning rate of every optimizer.', above=0)
-
-  def __post_init__(self):
-    if self.latent_width <= 0 or self.latent_width & (self.latent_width - 1):
-      raise ValueError(f'latent_width={self.latent_width} must be a power of two (1, 2, 4, ...).')
-    check_fields(self)
-
-  def to_dict(self):
-    return dataclasses.asdict(self)
 
 
 def mse(a, b):
@@ -83,13 +54,8 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
   (`nets.*(..., dtype=self.precision)`); small dense heads stay float32. Under
   'mixed_float16' every optimizer is wrapped in a dynamic LossScaleOptimizer.
   """
-  config_class = AEConfig
-  display_name = 'Autoencoder'  # in tables and figures
-  in_paper = True  # one of the paper's seven (the grid and the report's column order)
+  config_class = AEConfig  # its hyperparameters and description (TensorFlow-free)
   logged = ('loss_ae',)  # the scalars compute_losses returns
-  # {dataset: {hyperparameter: value}}: the paper's settings of this model on a dataset, which
-  # take precedence over the dataset's own defaults (flags given still win).
-  dataset_defaults = {}
 
   def __init__(self, config, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), nclass=10, seed=0,
                precision='float32', **kwargs):
@@ -101,7 +67,7 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
     self.image_shape = tuple(image_shape)
     if image_shape[0] != image_shape[1]:
       raise ValueError(f'images must be square; got {image_shape[0]}x{image_shape[1]}.')
-    self.scales = scales(image_shape[0], config.latent_width)
+    self.scales = config.scales(image_shape[0])
     self.latent_shape = (config.latent_width, config.latent_width, config.latent)
     self.nclass = nclass
     self.seed = seed
@@ -161,12 +127,6 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
   def extra_networks(self):
     """Networks besides the encoder and decoder (listed in the start-up table)."""
     return []
-
-  @classmethod
-  def grid_settings(cls, total_kimg):
-    """Hyperparameters the paper's grid sets from its training length (acai_tf.grid)."""
-    del total_kimg
-    return {}
 
   def kimg_before_total(self):
     """kimg trained before the `total_kimg` a run asks for (e.g. AdvAI's phase 1)."""

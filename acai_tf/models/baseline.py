@@ -3,10 +3,10 @@
 Berthelot et al., ICLR 2019, appendix B (https://arxiv.org/abs/1807.07543).
 """
 
-from acai_tf.models.base import AEConfig, AutoEncoder
+from acai_tf.models.base import AutoEncoder
+from acai_tf.models.baseline_config import BaselineConfig
 
 
 class Baseline(AutoEncoder):
   """Reconstruction loss only; the shared base does all the work."""
-  display_name = 'Baseline'
-  config_class = AEConfig
+  config_class = BaselineConfig

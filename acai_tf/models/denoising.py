@@ -5,22 +5,14 @@ Berthelot et al., ICLR 2019, section 4 and appendix B
 [-1, 1] pixel space, unclipped; the probe reads the clean image's latent.
 """
 
-import dataclasses
-
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-
-@dataclasses.dataclass(frozen=True)
-class DenoisingConfig(AEConfig):
-  noise: float = hparam(1.0, 'Std of the Gaussian pixel noise, in [-1, 1] units (unclipped).',
-                        at_least=0)
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
+from acai_tf.models.denoising_config import DenoisingConfig
 
 
 class Denoising(AutoEncoder):
-  display_name = 'Denoising'
   config_class = DenoisingConfig
 
   def compute_losses(self, x, seed):

@@ -6,22 +6,13 @@ Berthelot et al., ICLR 2019, section 4 and appendix B
 probe use the clean latent.
 """
 
-import dataclasses
-
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-
-@dataclasses.dataclass(frozen=True)
-class DropoutConfig(AEConfig):
-  dropout: float = hparam(0.5, 'KEEP probability of each latent unit (the original flag\'s '
-                          'meaning; 0.5 keeps half).', above=0, at_most=1)
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
+from acai_tf.models.dropout_config import DropoutConfig
 
 
 class Dropout(AutoEncoder):
-  display_name = 'Dropout'
-  dataset_defaults = {'cifar10': {'dropout': 0.75}}  # the paper's CIFAR-10 runs: dropout0.75
   config_class = DropoutConfig
 
   def compute_losses(self, x, seed):

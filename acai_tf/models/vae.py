@@ -15,28 +15,16 @@ lines32 run the Mean Distance read 64.5e-3 with mu and 28.8e-3 with a sample).
 The probe reads the conv output before the dense layers, as in the original.
 """
 
-import dataclasses
 import math
 
 import keras
 import tensorflow as tf
 
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-ENCODINGS = ('sample', 'mean')
-
-
-@dataclasses.dataclass(frozen=True)
-class VAEConfig(AEConfig):
-  beta: float = hparam(1.0, 'Weight of the KL term.', at_least=0)
-  encode_with: str = hparam('sample', 'What encode returns (read by the line metrics, K-means, '
-                            'the grids and the export): sample, a draw from the posterior (the '
-                            'original), or mean, its mean mu (deterministic).',
-                            choices=ENCODINGS)
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
+from acai_tf.models.vae_config import VAEConfig
 
 
 class VAE(AutoEncoder):
-  display_name = 'VAE'
   config_class = VAEConfig
   logged = ('loss_ae', 'loss_kl', 'loss_ll', 'elbo')
 

@@ -30,27 +30,14 @@ per-replica counts and sums are all-reduced first, so every replica assigns
 the same values.
 """
 
-import dataclasses
 import math
 
 import keras
 import tensorflow as tf
 
 from acai_tf import nets
-from acai_tf.models.base import AEConfig, AutoEncoder, StepOutput, hparam, mse
-
-
-@dataclasses.dataclass(frozen=True)
-class VQVAEConfig(AEConfig):
-  commitment: float = hparam(10.0, 'Weight of the commitment loss (the original\'s --beta).',
-                             at_least=0)
-  z_log_size: int = hparam(14, 'log2 of the number of codebook entries.', at_least=1,
-                           at_most=20)
-  num_latents: int = hparam(10, 'Codebook vectors per image.', at_least=1)
-  decay: float = hparam(0.999, 'EMA decay of the codebook statistics.', above=0, below=1)
-  epsilon: float = hparam(1e-5, 'Laplace smoothing of the EMA counts.', above=0)
-  filter_size: int = hparam(512, 'Width of the MLP after quantisation (the original\'s '
-                             'hparams.filter_size).', at_least=1)
+from acai_tf.models.base import AutoEncoder, StepOutput, mse
+from acai_tf.models.vqvae_config import VQVAEConfig
 
 
 def nearest(vectors, codebook):
@@ -93,10 +80,8 @@ def codebook_use(count):
 
 
 class VQVAE(AutoEncoder):
-  display_name = 'VQ-VAE'
   config_class = VQVAEConfig
   logged = ('loss_ae', 'vqvae_loss', 'codes_used', 'code_perplexity')
-  dataset_defaults = {'lines32': {'latent_width': 4}}  # runs/vqvae.sh used 4x4x16 on lines
 
   def build_networks(self):
     config = self.config
