@@ -15,7 +15,7 @@ ignored with a one-line warning and rewritten.
    time a machine is seen, two child processes time one training step of the
    paper's lines32 autoencoder, one per setting (about 15 s, once);
    TF_ENABLE_ONEDNN_OPTS is then set to the faster. TF_ENABLE_ONEDNN_OPTS set by
-   the user, or `--onednn=on|off`, forces it.
+   the user, or `--onednn=on|off` (acai_tf.cli.run passes it), forces it.
 2. Per convolution shape, which of the equivalent layer paths of `acai_tf.nets`
    runs its forward and backward pass fastest (`fastest`, called when a
    network is built with conv paths 'auto'; a fraction of a second per shape).
@@ -33,6 +33,11 @@ import os
 import subprocess
 import sys
 
+from absl import flags
+
+from acai_tf import quiet
+
+FLAGS = flags.FLAGS
 ONEDNN = ('auto', 'on', 'off')
 VECTOR_FLAGS = ('avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16',
                 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8')
@@ -142,28 +147,16 @@ def _store(update):
     warn(f'cannot write the autotune cache {cache_path()} ({e}); measuring again next time.')
 
 
-def _argv_onednn():
-  """The value of --onednn on the command line (read before the flags are parsed)."""
-  args = sys.argv[1:]
-  for i, arg in enumerate(args):
-    if arg.startswith('--onednn='):
-      return arg.split('=', 1)[1]
-    if arg == '--onednn' and i + 1 < len(args):
-      return args[i + 1]
-  return None
-
-
-def choose_onednn(mode=None):
-  """Sets TF_ENABLE_ONEDNN_OPTS for the TensorFlow about to be imported; returns 'on' or 'off'.
+def choose_onednn(mode='auto'):
+  """Sets TF_ENABLE_ONEDNN_OPTS for the TensorFlow about to be imported; returns 'on' or 'off'
+  (None once TensorFlow is imported: too late to choose).
 
   Args:
-    mode: 'on', 'off' or 'auto' (measured once per machine, then cached); default: the
-      --onednn= value on the command line, else 'auto'. TF_ENABLE_ONEDNN_OPTS already in
-      the environment wins over both.
+    mode: 'on', 'off' or 'auto' (measured once per machine, then cached): a program's
+      --onednn. TF_ENABLE_ONEDNN_OPTS already in the environment wins over it.
   """
-  mode = mode or _argv_onednn() or 'auto'
   if mode not in ONEDNN:
-    mode = 'auto'  # the program's flag parser reports the bad value
+    raise ValueError(f'onednn={mode!r}; choose one of: {", ".join(ONEDNN)}.')
   given = os.environ.get('TF_ENABLE_ONEDNN_OPTS')
   if given is not None:
     choice = 'off' if given.strip().lower() in ('0', 'false') else 'on'
@@ -265,14 +258,20 @@ def summary():
   return '; '.join(parts)
 
 
-def main():
-  if '--probe' in sys.argv:  # in a child process of `probe`, with its TF_ENABLE_ONEDNN_OPTS
-    from acai_tf import quiet  # noqa: PLC0415
-    quiet.import_tensorflow()
-    from acai_tf import nets  # noqa: PLC0415
+def define_flags():
+  flags.DEFINE_bool('probe', False, "Print one JSON line: the training step's images/s with "
+                    'the TF_ENABLE_ONEDNN_OPTS of the environment (what `probe` runs).')
+  flags.DEFINE_bool('retune', False, 'Forget the measurements of this machine.')
+
+
+def main(argv):
+  del argv
+  if FLAGS.probe:  # in a child process of `probe`, with its TF_ENABLE_ONEDNN_OPTS
+    quiet.import_tensorflow(FLAGS.verbose)
+    from acai_tf import nets  # TensorFlow's: after the quiet import
     print(json.dumps({'img_s': round(nets.training_step_rate(PROBE_SECONDS), 1)}))
     return
-  if '--retune' in sys.argv:
+  if FLAGS.retune:
     with _locked():
       _store(lambda e: {'machine': e['machine']})
     print(f'forgot the measurements of this machine in {cache_path()}')
@@ -282,4 +281,6 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from acai_tf import cli
+  define_flags()
+  cli.run(main, tensorflow=False)

@@ -1,39 +1,40 @@
-"""What every command-line program shares: quiet start-up, flags from configs, one-line errors.
+"""What every command-line program shares: start-up, flags from configs, one-line errors.
 
-Import this module before TensorFlow: it imports TensorFlow without its C++ start-up lines
-(acai_tf.quiet; --verbose shows them). `run(main)` runs an absl program and turns every
-failure into one `error:` line on stderr with the exit codes of `acai_tf.errors`; --debug (or
-ACAI_DEBUG=1) shows the traceback instead.
+TensorFlow-free. A program is `define_flags(); cli.run(main)`: `run` defines the common flags,
+parses the command line, and for a program that needs TensorFlow chooses oneDNN from the
+parsed --onednn (acai_tf.autotune) and imports TensorFlow without its C++ start-up lines
+(acai_tf.quiet; --verbose shows them) before calling `main(argv)`; such a program imports its
+TensorFlow modules in `main`. Every failure is one `error:` line on stderr with the exit codes
+of `acai_tf.errors`; --debug (or ACAI_DEBUG=1) shows the traceback instead.
 """
 
+import contextlib
 import dataclasses
 import errno
 import os
 import sys
 import warnings
 
-from acai_tf import quiet
+from absl import app, flags, logging
 
-_VERBOSE = quiet.verbose()
-quiet.import_tensorflow()
-
-from absl import app, flags, logging  # noqa: E402
-
-from acai_tf import config, errors  # noqa: E402
+from acai_tf import autotune, config, errors, quiet
+from acai_tf.data import DATASETS
+from acai_tf.models import CONFIGS, model_config
 
 FLAGS = flags.FLAGS
-flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
-                  'Show the full traceback of a failure (also: ACAI_DEBUG=1).')
-flags.DEFINE_bool('verbose', _VERBOSE, "Show TensorFlow's start-up and C++ log lines.")
-
 DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
           bool: flags.DEFINE_bool}
 
 
+def _absl_module(name):
+  """absl's name of the module called `name` (a program's is its path), so that --helpshort
+  lists the flags defined for it."""
+  return sys.argv[0] if name == '__main__' else name
+
+
 def _caller_module(depth=2):
-  """absl's name of the module calling the caller (so --helpshort lists its flags)."""
-  module = sys._getframe(depth).f_globals['__name__']  # noqa: SLF001
-  return sys.argv[0] if module == '__main__' else module
+  """absl's name of the module calling the caller."""
+  return _absl_module(sys._getframe(depth).f_globals['__name__'])
 
 
 def define_config_flags(config_class, choices=None, skip=(), module=None):
@@ -60,9 +61,7 @@ def define_config_flags(config_class, choices=None, skip=(), module=None):
 def define_training_flags():
   """The flags of a training run, for acai_tf.train and acai_tf.bench: --model, TrainConfig's
   fields, every registered model's hyperparameters (unset: the paper's setting for the
-  dataset, then the model's default), the devices and the CPU kernels."""
-  from acai_tf import autotune  # noqa: PLC0415
-  from acai_tf.models import CONFIGS  # noqa: PLC0415
+  dataset, then the model's default), the devices and the convolution layers."""
   if 'model' in FLAGS:  # defined already (by another program's module in this process)
     return
   module = _caller_module()
@@ -78,17 +77,12 @@ def define_training_flags():
                     'layers), fast (every CPU rewrite that fits), auto: per layer shape, the '
                     'faster of the two as timed on this CPU (cached; plain when a GPU or TPU is '
                     'visible). The same maths either way.', module_name=module)
-  flags.DEFINE_enum('onednn', 'auto', autotune.ONEDNN, "TensorFlow's oneDNN CPU kernels: on, "
-                    'off, or auto: whichever ran the training step faster on this CPU (timed '
-                    'once per machine, cached). TF_ENABLE_ONEDNN_OPTS, if set, wins.',
-                    module_name=module)
   flags.DEFINE_string('tpu', None, 'With --strategy=tpu: the TPU name or grpc:// address '
                       '(untested here; see docs/scaling.md).', module_name=module)
 
 
 def _model_fields():
   """Every hyperparameter of every registered model: name -> (field, {model: default})."""
-  from acai_tf.models import CONFIGS  # noqa: PLC0415
   fields = {}
   for name, config_class in CONFIGS.items():
     for field in dataclasses.fields(config_class):
@@ -103,8 +97,6 @@ def _help(field):
 
 
 def _model_help(field, defaults):
-  from acai_tf.data import DATASETS  # noqa: PLC0415
-  from acai_tf.models import CONFIGS  # noqa: PLC0415
   text = _help(field)
   if field.name in ('depth', 'latent', 'latent_width'):
     return (f"{text} [unset: the paper's setting for --dataset, e.g. lines32 "
@@ -118,7 +110,6 @@ def _model_help(field, defaults):
 def model_config_from_flags(model, dataset, data_dir=None):
   """The model's config: the hyperparameter flags given > the dataset's paper setting > the
   model's default."""
-  from acai_tf.models import model_config  # noqa: PLC0415
   given = {name: FLAGS[name].value for name in _model_fields() if FLAGS[name].present}
   return model_config(model, dataset, data_dir, **given)
 
@@ -174,17 +165,17 @@ def _storage_message(error):
 
 def describe_failure(error):
   """(message, exit code) of an exception raised by a program."""
-  import tensorflow as tf  # noqa: PLC0415 - loaded by then; not before the log level is set
+  tf = sys.modules.get('tensorflow')  # a TensorFlow error comes only after its import
   if isinstance(error, errors.AcaiError):
     return str(error), error.exit_code
   if isinstance(error, app.UsageError):
     return str(error), errors.EXIT_USAGE
   if isinstance(error, OSError) and _storage_message(error):
     return _storage_message(error), errors.EXIT_IO
-  if isinstance(error, tf.errors.OpError) and 'No space left on device' in error.message:
+  if tf and isinstance(error, tf.errors.OpError) and 'No space left on device' in error.message:
     return ('disk full: free some space; rerunning the same command resumes from the newest '
             'complete checkpoint.'), errors.EXIT_IO
-  if isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)):
+  if tf and isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)):
     return (f'a peer worker or the coordination service stopped ({error.message.splitlines()[0]}'
             '). Relaunch every worker; they resume from the newest checkpoint.'), errors.EXIT_RETRY
   if isinstance(error, FileNotFoundError):
@@ -196,22 +187,59 @@ def describe_failure(error):
           'the traceback and report it.'), errors.EXIT_BUG
 
 
+@contextlib.contextmanager
+def one_line_errors(debug, describe=describe_failure):
+  """A failure inside becomes one `error:` line and the exit code `describe(error)` gives
+  (message, code); with `debug`, the traceback instead."""
+  try:
+    yield
+  except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
+    if debug:
+      raise
+    fail(*describe(error))
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
   del category, filename, lineno, line
   print(f'warning: {message}', file=file or sys.stderr, flush=True)
 
 
-def run(main):
-  """absl's app.run for `main(argv)`, with GNU negations, one-line warnings and errors."""
-  def wrapped(argv):
+def define_common_flags(tensorflow, module):
+  """--debug and --verbose of every program, and --onednn of those that need TensorFlow
+  (listed with the flags of `module`); each once per process."""
+  if 'debug' not in FLAGS:
+    flags.DEFINE_bool('debug', os.environ.get('ACAI_DEBUG') == '1',
+                      'Show the full traceback of a failure (also: ACAI_DEBUG=1).')
+    flags.DEFINE_bool('verbose', quiet.verbose_default(), "Show TensorFlow's start-up and C++ "
+                      'log lines (also: ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0).')
+  if tensorflow and 'onednn' not in FLAGS:
+    flags.DEFINE_enum('onednn', 'auto', autotune.ONEDNN, "TensorFlow's oneDNN CPU kernels: on, "
+                      'off, or auto: whichever ran the training step faster on this CPU (timed '
+                      'once per machine, cached). TF_ENABLE_ONEDNN_OPTS, if set, wins.',
+                      module_name=module)
+
+
+def start_tensorflow(onednn='auto', verbose=None):
+  """Chooses oneDNN (`onednn`: auto, on or off; acai_tf.autotune), then imports TensorFlow
+  quietly unless `verbose` (acai_tf.quiet): what `run` does before a TensorFlow program's main."""
+  autotune.choose_onednn(onednn)
+  quiet.import_tensorflow(verbose)
+
+
+def run(main, tensorflow=True):
+  """Runs the program `main(argv)`: defines the common flags and parses the command line (GNU
+  negations too; a bad flag is one `error:` line, exit code 2), then, if it needs
+  `tensorflow`, starts it (`start_tensorflow`, from --onednn and --verbose) and calls `main`;
+  warnings are one line, failures one `error:` line (`one_line_errors`)."""
+  define_common_flags(tensorflow, _absl_module(main.__module__))
+
+  def started(argv):
     logging.set_verbosity(logging.INFO if FLAGS.verbose else logging.WARNING)
     if not FLAGS.debug:
       warnings.showwarning = _show_warning
-    try:
+    with one_line_errors(FLAGS.debug):
+      if tensorflow:
+        start_tensorflow(FLAGS.onednn, FLAGS.verbose)
       return main(argv)
-    except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
-      if FLAGS.debug:
-        raise
-      fail(*describe_failure(error))
 
-  app.run(wrapped, flags_parser=parse_flags)
+  app.run(started, flags_parser=parse_flags)

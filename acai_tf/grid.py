@@ -31,16 +31,13 @@ import re
 import shlex
 import sys
 
-_JOB_ENV = dict(os.environ)  # what jobs run with: the caller's, not the one cli sets up
+from absl import flags
 
-from acai_tf import cli  # noqa: E402, I001 - before TensorFlow: quiets its start-up lines
-from absl import flags  # noqa: E402
-
-from acai_tf import rundir  # noqa: E402
-from acai_tf.config import TrainConfig, default_data_dir  # noqa: E402
-from acai_tf.data import DATASETS  # noqa: E402
-from acai_tf.errors import UsageError  # noqa: E402
-from acai_tf.models import CONFIGS, model_config  # noqa: E402
+from acai_tf import cli, rundir
+from acai_tf.config import TrainConfig, default_data_dir
+from acai_tf.data import DATASETS
+from acai_tf.errors import UsageError
+from acai_tf.models import CONFIGS, model_config
 
 STAGES = ('data', 'train', 'eval', 'report')
 # Registered models that are not the paper's (`in_paper`) are listed only when --models names them.
@@ -278,7 +275,7 @@ def main(argv):
     print(f'job {FLAGS.run} of {len(listed)} ({FLAGS.stage}): {job.command}', file=sys.stderr,
           flush=True)
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, '-m', *job.argv], _JOB_ENV)
+    os.execv(sys.executable, [sys.executable, '-m', *job.argv])
   if FLAGS.count:
     print(len(listed))
   else:
@@ -288,4 +285,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  cli.run(main)
+  cli.run(main, tensorflow=False)

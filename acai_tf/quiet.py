@@ -3,8 +3,9 @@
 TensorFlow 2.21 writes them through absl before its own log level applies, so
 TF_CPP_MIN_LOG_LEVEL does not hide them. `import_tensorflow()` holds stderr back while
 TensorFlow loads and lists its devices, and shows what was held only if that fails. Nothing is
-hidden with --verbose, ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0. Before the import, oneDNN is
-turned on or off by measurement (acai_tf.autotune). Importing this module does nothing by itself.
+hidden when verbose (--verbose, ACAI_VERBOSE=1 or TF_CPP_MIN_LOG_LEVEL=0). Choosing oneDNN is
+the caller's, before (acai_tf.cli.start_tensorflow). Importing this module does nothing by
+itself.
 """
 
 import os
@@ -12,25 +13,27 @@ import sys
 import tempfile
 
 
-def verbose():
-  return ('--verbose' in sys.argv or os.environ.get('ACAI_VERBOSE') == '1'
+def verbose_default():
+  """Whether the environment asks for TensorFlow's lines (ACAI_VERBOSE=1 or
+  TF_CPP_MIN_LOG_LEVEL=0): the default of every program's --verbose."""
+  return (os.environ.get('ACAI_VERBOSE') == '1'
           or os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '0')
 
 
-def import_tensorflow():
-  """Imports TensorFlow (once per process), quietly unless `verbose()`, with oneDNN on or off
-  as `acai_tf.autotune.choose_onednn` measured on this machine."""
-  from acai_tf import autotune  # noqa: PLC0415
-  autotune.choose_onednn()  # does nothing once TensorFlow is imported
-  if 'tensorflow' in sys.modules or verbose():
-    import tensorflow  # noqa: F401, PLC0415
+def import_tensorflow(verbose=None):
+  """Imports TensorFlow (once per process), quietly unless `verbose` (None: as the
+  environment asks, `verbose_default()`)."""
+  if verbose is None:
+    verbose = verbose_default()
+  if 'tensorflow' in sys.modules or verbose:
+    import tensorflow  # noqa: F401
     return
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   saved = os.dup(2)
   with tempfile.TemporaryFile() as sink:
     os.dup2(sink.fileno(), 2)
     try:
-      import tensorflow as tf  # noqa: PLC0415
+      import tensorflow as tf
       tf.config.list_physical_devices()  # where cuInit runs
     except BaseException:
       os.dup2(saved, 2)

@@ -15,12 +15,10 @@ import collections
 import math
 import os
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines (the registries import it)
-
-import numpy as np  # noqa: I001
+import numpy as np
 from absl import flags
 
-from acai_tf import paper, rundir
+from acai_tf import cli, paper, rundir
 from acai_tf.data import DATASETS
 from acai_tf.models import CONFIGS
 
@@ -271,4 +269,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  cli.run(main)
+  cli.run(main, tensorflow=False)

@@ -32,6 +32,7 @@ import time
 import warnings
 
 from acai_tf.errors import BusyError, StorageError
+from acai_tf.tempfiles import temp_path
 
 CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
@@ -146,7 +147,7 @@ def write_eval(path, record):
 def write_atomic(path, text):
   """Writes a text file through a temp file and a rename: readers see old or new, never half."""
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = f'{path}.tmp-{os.getpid()}'
+  tmp = temp_path(path)
   try:
     with open(tmp, 'w') as f:
       f.write(text)

@@ -6,18 +6,20 @@ resumes from the last checkpoint. Exit codes: acai_tf/errors.py (0 done, 2 bad
 settings or data, 3 diverged, 4 run busy, 74 disk, 75 interrupted: rerun resumes).
 """
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines
+from absl import flags
 
-from absl import flags  # noqa: I001 - after cli on purpose
-
-from acai_tf import conv_layers, distribute, trainer
+from acai_tf import cli
 from acai_tf.config import TrainConfig
 
 FLAGS = flags.FLAGS
-cli.define_training_flags()
+
+
+def define_flags():
+  cli.define_training_flags()
 
 
 def main(argv):
+  from acai_tf import conv_layers, distribute, trainer  # TensorFlow's modules: cli.run started it
   if len(argv) > 1:
     raise cli.app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   config = cli.config_from_flags(TrainConfig)
@@ -31,4 +33,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   cli.run(main)

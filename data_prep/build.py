@@ -30,11 +30,11 @@ import json
 import os
 import re
 import socket
-import sys
 import time
 
 from absl import app, flags, logging
 
+from acai_tf import cli, errors, quiet, rundir, tempfiles
 from acai_tf.config import DATA_ENV
 from acai_tf.data import DATASETS
 from data_prep import own
@@ -84,8 +84,9 @@ def _define(flag_values, kind, name, default, help, **kwargs):  # noqa: A002 - a
 TFDS_HOST = ('storage.googleapis.com', 443)
 
 
-class BuildError(RuntimeError):
-  """The build cannot go on; the one-line message says what is wrong and what to do."""
+class BuildError(errors.UsageError):
+  """The build cannot go on; the one-line message says what is wrong and what to do (exit
+  code 2)."""
 
 
 def built_in():
@@ -104,31 +105,9 @@ def record_path(data_dir, dataset, split):
   return os.path.join(data_dir, f'{dataset}-{split}.tfrecord')
 
 
-TEMP_FILE = re.compile(r'\.tfrecord\.tmp-(\d+)$')  # what write_split writes, then renames
-
-
-def process_alive(pid):
-  """Whether a process `pid` runs on this machine."""
-  try:
-    os.kill(pid, 0)
-  except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
-    return False
-  except PermissionError:  # another user's process
-    return True
-  return True
-
-
 def remove_orphans(data_dir, log=print):
-  """Removes the temp files of builds whose process is gone (killed before renaming them)."""
-  for name in sorted(os.listdir(data_dir)):
-    match = TEMP_FILE.search(name)
-    if match and not process_alive(int(match[1])):
-      path = os.path.join(data_dir, name)
-      try:
-        os.remove(path)
-      except FileNotFoundError:  # another build starting now removed it
-        continue
-      log(f'removed {path}: left by process {match[1]}, which no longer runs (a killed build)')
+  """Removes the temp files of records whose build was killed before renaming them."""
+  tempfiles.remove_dead(data_dir, '.tfrecord', log)
 
 
 def write_split(path, split, log=print, every_seconds=5.0):
@@ -137,10 +116,9 @@ def write_split(path, split, log=print, every_seconds=5.0):
   Returns:
     Counter of labels written.
   """
-  from acai_tf import quiet  # noqa: PLC0415 - TensorFlow only when records are written
-  quiet.import_tensorflow()
-  import tensorflow as tf  # noqa: PLC0415
-  tmp = f'{path}.tmp-{os.getpid()}'
+  quiet.import_tensorflow()  # only when records are written
+  import tensorflow as tf
+  tmp = tempfiles.temp_path(path)
   counts = collections.Counter()
   start = last = time.monotonic()
   try:
@@ -176,9 +154,8 @@ def check_online(timeout=3.0):
 def tfds_splits(source):
   """{split: Split} of a `readers.Source` read through tensorflow-datasets (downloads on first
   use)."""
-  from acai_tf import quiet  # noqa: PLC0415
   quiet.import_tensorflow()
-  import tensorflow_datasets as tfds  # noqa: PLC0415
+  import tensorflow_datasets as tfds
   out = {}
   for split, tfds_split in source.tfds_splits.items():
     ds, info = tfds.load(source.tfds_name, split=tfds_split, with_info=True, as_supervised=False)
@@ -276,7 +253,6 @@ def build_own(name, data_dir, read, log=print):
     path = record_path(data_dir, name, split)
     log(f'writing {path} ({data.count} images)')
     counts[split] = write_split(path, data, log)
-  from acai_tf import rundir  # noqa: PLC0415
   info = {'name': name, **info, 'splits': {k: sum(c.values()) for k, c in counts.items()},
           'per_class': {k: {str(label): n for label, n in sorted(c.items())}
                         for k, c in counts.items()} if info['classes'] else None}
@@ -323,40 +299,23 @@ def run(argv):
 
 
 def describe_failure(error):
-  """(one-line message, exit code) of a failure of the program."""
-  if isinstance(error, BuildError):
-    return str(error), 2
+  """(one-line message, exit code) of a failure of the program: acai_tf's
+  (`cli.describe_failure`; a BuildError is a UsageError, 2), but an OSError is the machine's
+  (disk full, lost mount), 74, and an interruption keeps no partial file."""
   if isinstance(error, KeyboardInterrupt):
-    return 'interrupted; no partial file was kept: rerun the same command to build', 130
-  if isinstance(error, OSError):  # the machine's, not the data's: disk full, lost mount
-    return f'{error}; fix it and rerun the same command', 74
-  first = (str(error).strip().splitlines() or [''])[0][:300]
-  return (f'unexpected {type(error).__name__}: {first}. This is a bug; rerun with --debug for '
-          'the traceback and report it.'), 1
+    return ('interrupted; no partial file was kept: rerun the same command to build',
+            cli.describe_failure(error)[1])
+  if isinstance(error, OSError) and not isinstance(error, errors.AcaiError):
+    return f'{error}; fix it and rerun the same command', errors.EXIT_IO
+  return cli.describe_failure(error)
 
 
 def main(argv):
   logging.set_verbosity(logging.DEBUG if FLAGS.debug else logging.ERROR)  # tfds chatters
-  try:
+  with cli.one_line_errors(FLAGS.debug, describe_failure):
     run(argv)
-  except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
-    if FLAGS.debug:
-      raise
-    message, code = describe_failure(error)
-    print(f'error: {message}', file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def parse_flags(argv):
-  """absl's parsing, with a bad flag as one `error:` line and exit code 2 (as acai_tf's
-  programs do)."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as error:
-    print(f'error: {error}. Run with --helpshort to list the flags.', file=sys.stderr, flush=True)
-    sys.exit(2)
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

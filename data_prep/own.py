@@ -18,6 +18,7 @@ import os
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from acai_tf import quiet
 from data_prep.readers import RawDataError, Split
 
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.gif', '.bmp', '.webp')
@@ -123,7 +124,8 @@ def read_tfds(tfds_name, size=32, channels=None, image_key=None, label_key=None,
   `check_online()` (which raises when this machine is offline).
   """
   _check_options(size, channels, 0.5)
-  import tensorflow_datasets as tfds  # noqa: PLC0415 - only for this source
+  quiet.import_tensorflow()  # tensorflow_datasets imports it: without its start-up lines
+  import tensorflow_datasets as tfds  # only for this source
   try:
     builder = tfds.builder(tfds_name, data_dir=tfds_data_dir)
   except (tfds.core.registered.DatasetNotFoundError, ValueError) as e:

@@ -15,7 +15,7 @@ import statistics
 import tensorflow as tf
 
 from acai_tf import conv_layers
-from acai_tf.bench import time_fit
+from acai_tf.throughput import time_fit
 from acai_tf.trainer import STEPS_PER_EXECUTION
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS

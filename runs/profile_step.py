@@ -22,9 +22,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from acai_tf import quiet  # noqa: E402
+from acai_tf import cli  # noqa: E402
 
-quiet.import_tensorflow()
+cli.start_tensorflow()  # oneDNN as measured on this machine, TensorFlow without its start-up lines
 
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402

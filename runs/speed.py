@@ -41,8 +41,8 @@ def last_json(args):
 
 def matmul_gflops(n=2048, repeats=5):
   """Best-of float32 n^3 matmul throughput of numpy and of TensorFlow (all threads)."""
-  from acai_tf import quiet  # pylint: disable=import-outside-toplevel
-  quiet.import_tensorflow()
+  from acai_tf import cli  # pylint: disable=import-outside-toplevel
+  cli.start_tensorflow()
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
   result = {}

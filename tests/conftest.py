@@ -22,7 +22,7 @@ def pytest_sessionstart(session):
   from acai_tf import autotune  # noqa: PLC0415
   if ('TF_ENABLE_ONEDNN_OPTS' not in os.environ
       and not autotune._valid_onednn(autotune.entry().get('onednn'))):
-    subprocess.run([sys.executable, '-c', 'from acai_tf import quiet; quiet.import_tensorflow()'],
+    subprocess.run([sys.executable, '-c', 'from acai_tf import autotune; autotune.choose_onednn()'],
                    check=False, timeout=600)
 
 

@@ -92,11 +92,15 @@ def all_finite(values):
 
 def run_program(module_name, *args):
   """Runs a program as `python -m module_name args` would, inside this process (no start-up
-  cost): (exit code, what it wrote to stderr)."""
-  from absl import flags  # noqa: PLC0415
+  cost): its `define_flags()` (unless its flags are defined already) and `cli.run(main)`; the
+  flags defined here are taken away after. Returns (exit code, what it wrote to stderr)."""
+  from absl import flags
 
-  from acai_tf import cli  # noqa: PLC0415
+  from acai_tf import cli
   module = importlib.import_module(module_name)
+  before = set(flags.FLAGS)
+  if not flags.FLAGS.flags_by_module_dict().get(module_name):
+    module.define_flags()
   flags.FLAGS.unparse_flags()
   stderr, argv = io.StringIO(), [module_name, *args]
   with contextlib.redirect_stderr(stderr), _replaced(sys, 'argv', argv):
@@ -105,6 +109,9 @@ def run_program(module_name, *args):
       code = 0
     except SystemExit as e:
       code = e.code or 0
+    finally:
+      for name in set(flags.FLAGS) - before:
+        delattr(flags.FLAGS, name)
   return code, stderr.getvalue()
 
 
@@ -121,9 +128,9 @@ def _replaced(owner, name, value):
 def run_build(*args):
   """Runs `python -m data_prep.build args` inside this process, on flags of its own (its names
   clash with acai_tf's): a CompletedProcess with the exit code, stdout and stderr."""
-  from absl import flags, logging  # noqa: PLC0415
+  from absl import flags, logging
 
-  from data_prep import build  # noqa: PLC0415
+  from data_prep import build
   flag_values = flags.FlagValues()
   build.define_flags(flag_values)
   out, err, verbosity = io.StringIO(), io.StringIO(), logging.get_verbosity()

@@ -16,7 +16,6 @@ def cache(monkeypatch, tmp_path):
   monkeypatch.setenv('ACAI_CACHE', str(tmp_path))
   monkeypatch.setattr(autotune, '_decisions', {})
   monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
-  monkeypatch.setattr('sys.argv', ['program'])
   return tmp_path / 'autotune.json'
 
 
@@ -65,9 +64,10 @@ def test_the_environment_and_the_flag_force_onednn(cache, before_tensorflow, pro
   monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '0')
   assert autotune.choose_onednn() == 'off' and 'set by TF_ENABLE_ONEDNN_OPTS' in autotune.summary()
   monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS')
-  monkeypatch.setattr('sys.argv', ['program', '--onednn=off'])
-  assert autotune.choose_onednn() == 'off' and 'forced by --onednn=off' in autotune.summary()
+  assert autotune.choose_onednn('off') == 'off' and 'forced by --onednn=off' in autotune.summary()
   assert probes == [] and not cache.exists()
+  with pytest.raises(ValueError, match="onednn='fast'; choose one of: auto, on, off"):
+    autotune.choose_onednn('fast')
 
 
 def test_another_cpu_or_tensorflow_version_never_reuses_an_entry(cache, before_tensorflow, probes,
@@ -123,7 +123,7 @@ def test_programs_starting_together_on_a_new_machine_measure_once_and_agree(tmp_
   probes run in child processes, once, under the cache's lock, and both read the result."""
   env = {**os.environ, 'ACAI_CACHE': str(tmp_path), 'TF_CPP_MIN_LOG_LEVEL': '2'}
   env.pop('TF_ENABLE_ONEDNN_OPTS', None)
-  code = ('from acai_tf import quiet; quiet.import_tensorflow(); from acai_tf import autotune; '
+  code = ('from acai_tf import autotune, cli; cli.start_tensorflow(); '
           'print(autotune.summary())')
   programs = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for _ in range(2)]

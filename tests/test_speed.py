@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import bench, conv_layers, errors, nets, rundir, schedule, trainer
+from acai_tf import conv_layers, errors, nets, rundir, schedule, throughput, trainer
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
-from acai_tf.models.acai import ACAI, ACAIConfig
+from acai_tf.models.acai import ACAI
+from acai_tf.models.acai_config import ACAIConfig
 from acai_tf.optimizer import Adam
 from helpers import run_module
 
@@ -61,8 +62,8 @@ def test_unknown_precision_is_refused():
 @pytest.mark.slow
 def test_every_registered_model_can_be_benchmarked():
   for name, cls in MODELS.items():
-    result = bench.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
-                             window=2, windows=1, steps_per_execution=2, log=lambda s: None)
+    result = throughput.benchmark(name, cls.config_class(**TINY), 'lines32', batch=8, warmup=1,
+                                  window=2, windows=1, steps_per_execution=2, log=lambda s: None)
     for key in ('train_step_img_s', 'pipeline_img_s', 'end_to_end_img_s', 'gflops',
                 'gflops_nominal', 'peak_rss_mb'):
       assert result[key] > 0, (name, key, result)
@@ -95,7 +96,7 @@ def test_bench_cli_prints_json_last(tmp_path):
   assert bad.returncode != 0 and 'conv_paths' in bad.stderr
 
 
-# ---- FLOPs of the work a training step does (bench.work_done_flops) -------------------------
+# ---- FLOPs of the work a training step does (throughput.work_done_flops) -------------------
 
 class _TwoConvsAndDense:
   """A training step on 2x2 one-channel images: 3x3 conv to 1 channel, 3x3 conv to 2, dense to 5.
@@ -122,7 +123,7 @@ class _TwoConvsAndDense:
 
 def test_work_done_flops_of_a_hand_counted_step():
   spec = (tf.TensorSpec([3, 2, 2, 1]), tf.TensorSpec([3], tf.int64))
-  assert bench.work_done_flops(_TwoConvsAndDense(), spec) == 496
+  assert throughput.work_done_flops(_TwoConvsAndDense(), spec) == 496
 
 
 @pytest.mark.parametrize('mode', ['fast', 'plain'])
@@ -145,7 +146,7 @@ def test_work_done_flops_of_lines32_models(mode, monkeypatch):
   for name, flops in expected.items():
     model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass)
     model.compile(jit_compile=False)
-    assert bench.work_done_flops(model, spec) == flops, name
+    assert throughput.work_done_flops(model, spec) == flops, name
 
 
 @pytest.mark.slow

@@ -6,11 +6,9 @@ the whole test split, whitened with the training SVD, K-means (random init,
 one-to-one cluster -> class matching (scipy's linear_sum_assignment).
 """
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines
+from absl import flags
 
-from absl import flags  # noqa: I001
-
-from acai_tf import export, rundir
+from acai_tf import cli, rundir
 from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import cluster_accuracy
 
@@ -28,6 +26,7 @@ def define_flags():
 
 def main(argv):
   del argv
+  from acai_tf import export  # TensorFlow's modules: cli.run started it
   module, meta = export.load(FLAGS.export)
   dataset_name = FLAGS.dataset or meta['dataset']
   export.check_dataset(meta, dataset_name, FLAGS.any_dataset, FLAGS.data_dir)

@@ -6,13 +6,9 @@ decoded and matched to 10000 reference lines. Seeded, so reruns agree.
 """
 
 import numpy as np
+from absl import app, flags
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines
-
-from absl import app, flags  # noqa: I001
-
-from acai_tf import export, rundir
-from acai_tf.export import numpy_endpoint as batched
+from acai_tf import cli, rundir
 from acai_tf.metrics.interpolation import evaluate_interpolations
 
 FLAGS = flags.FLAGS
@@ -31,6 +27,7 @@ def define_flags():
 
 def score(module, pairs=PAIRS, steps=STEPS, seed=SEED):
   """{'mean_distance', 'mean_smoothness', ...} of a loaded lines32 export."""
+  from acai_tf.export import numpy_endpoint as batched  # TensorFlow's: loaded with `module`
   return evaluate_interpolations(batched(module.encode), batched(module.decode),
                                  batched(module.interpolate), np.random.default_rng(seed),
                                  pairs=pairs, steps=steps)
@@ -38,6 +35,7 @@ def score(module, pairs=PAIRS, steps=STEPS, seed=SEED):
 
 def main(argv):
   del argv
+  from acai_tf import export  # TensorFlow's modules: cli.run started it
   module, meta = export.load(FLAGS.export)
   if meta['dataset'] != 'lines32':
     raise app.UsageError(f'{FLAGS.export} was trained on {meta["dataset"]}, not lines32.')

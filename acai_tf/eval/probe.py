@@ -11,11 +11,9 @@ FLAGS.master); this is a maintained-library replacement, not a port of it.
 
 import os
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines
+from absl import app, flags
 
-from absl import app, flags  # noqa: I001
-
-from acai_tf import export, projector, rundir
+from acai_tf import cli, projector, rundir
 from acai_tf.data import labelled_splits
 from acai_tf.metrics.representation import probe_accuracy
 
@@ -42,6 +40,7 @@ def score(module, splits, max_iter=MAX_ITER):
   """(test accuracy %, train features, test features) of the probe on `module`'s latents
   (a loaded export), or on raw pixels if `module` is None, for `splits`
   (acai_tf.data.labelled_splits)."""
+  from acai_tf import export  # TensorFlow's: loaded with `splits`
   _, train, train_labels, test, test_labels = splits
   if module is None:
     x_train, x_test = train.reshape(len(train), -1), test.reshape(len(test), -1)
@@ -53,6 +52,7 @@ def score(module, splits, max_iter=MAX_ITER):
 
 def main(argv):
   del argv
+  from acai_tf import export  # TensorFlow's modules: cli.run started it
   if not FLAGS.pixels and not FLAGS.export:
     raise app.UsageError('--export is required (or --pixels for the raw-pixel baseline).')
   module, meta = export.load(FLAGS.export) if FLAGS.export else (None, {})
