@@ -29,9 +29,15 @@ setup(
     ],
     extras_require={
         'notebooks': ['matplotlib>=3.8,<4', 'ipykernel>=6.29,<8'],
-        # nbclient/nbformat pinned: CI executes the notebooks with them.
+        # python -m acai_tf.explore: the interpolation page in a browser.
+        'demo': ['gradio>=6,<7'],
+        # --log_to=mlflow / --log_to=wandb: the experiment trackers.
+        'mlflow': ['mlflow-skinny>=3.17,<4'],
+        'wandb': ['wandb>=0.31,<1'],
+        # Everything the tests exercise, the optional extras included. nbclient/nbformat
+        # pinned: CI executes the notebooks with them; playwright drives Debian's chromium.
         'test': ['pytest>=8', 'ruff==0.17.6', 'matplotlib>=3.8,<4', 'ipykernel>=6.29,<8',
-                 'nbclient==0.11.0',
-                 'nbformat==5.11.1'],
+                 'nbclient==0.11.0', 'nbformat==5.11.1', 'gradio>=6,<7', 'playwright>=1.65,<2',
+                 'mlflow-skinny>=3.17,<4', 'wandb>=0.31,<1'],
     },
 )
