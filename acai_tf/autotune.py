@@ -20,8 +20,9 @@ ignored with a one-line warning and rewritten.
    runs its forward and backward pass fastest (`fastest`, called when a
    network is built with conv paths 'auto'; a fraction of a second per shape).
 
-`python -m acai_tf.autotune` prints this machine's key and its cache entry;
-`--retune` forgets the entry so the next program measures again.
+TensorFlow-free: it decides before TensorFlow starts. `python -m acai_tf.tuning` prints this
+machine's key and its cache entry, `--retune` forgets the entry, and `--probe` is the child
+process that times the training step.
 """
 
 import contextlib
@@ -33,11 +34,8 @@ import os
 import subprocess
 import sys
 
-from absl import flags
+from acai_tf import rundir
 
-from acai_tf import quiet
-
-FLAGS = flags.FLAGS
 ONEDNN = ('auto', 'on', 'off')
 VECTOR_FLAGS = ('avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16',
                 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8')
@@ -136,7 +134,6 @@ def _locked():
 
 def _store(update):
   """Merges `update(entry) -> entry` into this machine's entry (hold `_locked()`)."""
-  from acai_tf import rundir  # noqa: PLC0415 - TF-free, but only needed when writing
   cache = _read()
   key = machine_key()
   found = cache.get(key)
@@ -201,7 +198,7 @@ def probe(setting):
   env = {**os.environ, 'TF_ENABLE_ONEDNN_OPTS': '1' if setting == 'on' else '0',
          'TF_CPP_MIN_LOG_LEVEL': '2', 'CUDA_VISIBLE_DEVICES': ''}
   try:
-    out = subprocess.run([sys.executable, '-m', 'acai_tf.autotune', '--probe'], env=env,
+    out = subprocess.run([sys.executable, '-m', 'acai_tf.tuning', '--probe'], env=env,
                          capture_output=True, text=True, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])['img_s']
   except (subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as e:
@@ -258,29 +255,7 @@ def summary():
   return '; '.join(parts)
 
 
-def define_flags():
-  flags.DEFINE_bool('probe', False, "Print one JSON line: the training step's images/s with "
-                    'the TF_ENABLE_ONEDNN_OPTS of the environment (what `probe` runs).')
-  flags.DEFINE_bool('retune', False, 'Forget the measurements of this machine.')
-
-
-def main(argv):
-  del argv
-  if FLAGS.probe:  # in a child process of `probe`, with its TF_ENABLE_ONEDNN_OPTS
-    quiet.import_tensorflow(FLAGS.verbose)
-    from acai_tf import nets  # TensorFlow's: after the quiet import
-    print(json.dumps({'img_s': round(nets.training_step_rate(PROBE_SECONDS), 1)}))
-    return
-  if FLAGS.retune:
-    with _locked():
-      _store(lambda e: {'machine': e['machine']})
-    print(f'forgot the measurements of this machine in {cache_path()}')
-    return
-  print(f'machine {machine_key()}: {cpu_line()}\ncache: {cache_path()}')
-  print(json.dumps(entry(), indent=1, sort_keys=True))
-
-
-if __name__ == '__main__':
-  from acai_tf import cli
-  define_flags()
-  cli.run(main, tensorflow=False)
+def forget():
+  """Forgets this machine's measurements: the next program times them again."""
+  with _locked():
+    _store(lambda e: {'machine': e['machine']})

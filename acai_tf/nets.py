@@ -6,13 +6,8 @@ network's output is float32 whatever the policy, so losses and metrics are.
 Their layers, and the CPU paths those take, are acai_tf.conv_layers'.
 """
 
-import time
-
 import keras
-import tensorflow as tf
 
-from acai_tf import conv_layers
-from acai_tf.config import IMAGE_SIZE
 from acai_tf.conv_layers import conv
 
 def float32(x):
@@ -104,29 +99,3 @@ def _leaf_layers(model):
       yield from _leaf_layers(layer)
     else:
       yield layer
-
-
-def training_step_rate(seconds, batch=64):
-  """Images/s of a training step of the paper's lines32 encoder and decoder (MSE, Adam), timed
-  for `seconds` after warm-up: what acai_tf.autotune compares oneDNN on and off with."""
-  conv_layers.set_conv_paths('fast')  # the same layers either way; per-layer tuning comes later
-  enc = encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16)
-  dec = decoder((2, 2, 16), scales=4, depth=16, colors=1)
-  weights = enc.trainable_variables + dec.trainable_variables
-  optimizer = keras.optimizers.Adam(1e-4)
-  x = tf.random.stateless_uniform((batch, IMAGE_SIZE, IMAGE_SIZE, 1), (1, 2), -1, 1)
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.square(dec(enc(x)) - x))
-    optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-    return loss
-
-  for _ in range(3):
-    step().numpy()
-  steps, start = 0, time.perf_counter()
-  while time.perf_counter() - start < seconds:
-    step().numpy()
-    steps += 1
-  return steps * batch / (time.perf_counter() - start)

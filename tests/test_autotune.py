@@ -134,3 +134,23 @@ def test_programs_starting_together_on_a_new_machine_measure_once_and_agree(tmp_
   assert len(summaries) == 1 and summaries.pop().startswith('oneDNN ')
   (entry,) = json.loads((tmp_path / 'autotune.json').read_text()).values()
   assert all(v > 0 for v in entry['onednn']['img_s'].values()), entry
+
+
+def test_the_tuning_program_shows_and_forgets_this_machines_entry(tmp_path):
+  env = {**os.environ, 'ACAI_CACHE': str(tmp_path)}
+  key = autotune.machine_key()
+  (tmp_path / 'autotune.json').write_text(json.dumps({key: {
+      'machine': autotune.machine(), 'layers': {'conv 4x4x1->2': {'choice': 'dense'}}}}))
+
+  def tuning(*args):
+    result = subprocess.run([sys.executable, '-m', 'acai_tf.tuning', *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+  shown = tuning()
+  assert shown.startswith(f'machine {key}: ') and '"conv 4x4x1->2"' in shown
+  assert 'forgot the measurements' in tuning('--retune')
+  entry = json.loads((tmp_path / 'autotune.json').read_text())[key]
+  assert entry == {'machine': json.loads(json.dumps(autotune.machine()))}
+  assert '"conv 4x4x1->2"' not in tuning()
