@@ -7,25 +7,30 @@ scores the copy as the evaluation programs do (lines32: `acai_tf.eval.lines`, se
 labelled dataset: `acai_tf.eval.probe` on its latents, which needs --data_dir) and writes its
 entry in acai_tf/pretrained/manifest.json: the model, the dataset, kimg, seed, the command
 that trained it (the flags that differ from the defaults and the dataset's paper settings),
-the command that scores it and the scores.
+the command that scores it, the scores, and a fingerprint that needs no data: statistics of
+its codes and decodes of a seeded batch of noise images, which tests/test_pretrained.py checks
+wherever the dataset is missing (MNIST in CI). The copied acai_tf.json drops the folders of
+the machine that trained it (train_dir, data_dir).
 """
 
 import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 
-from acai_tf import cli  # noqa: F401 - first: quiets TensorFlow's start-up lines
-
-import tensorflow as tf  # noqa: I001
+import numpy as np
+import tensorflow as tf
 
 from acai_tf import export, pretrained, rundir, trainer
 from acai_tf.config import TrainConfig
-from acai_tf.data import labelled_splits
-from acai_tf.eval import lines, probe
 
 DERIVED = ('train_dir', 'data_dir', 'dataset', 'total_kimg')  # the machine's, or given above
+MACHINE = ('train_dir', 'data_dir')  # folders of the machine that trained it: not shipped
+REPO = os.path.dirname(os.path.dirname(pretrained.HERE))
+NOISE_IMAGES = 16  # the fingerprint's batch
 
 
 def train_command(record):
@@ -43,16 +48,34 @@ def train_command(record):
 
 
 def scores(path, meta, data_dir):
-  """(scores, the command that makes them) of the export at `path`."""
-  module = tf.saved_model.load(path)
-  relative = os.path.relpath(path, os.path.dirname(os.path.dirname(pretrained.HERE)))  # repo
+  """(scores, the command that makes them) of the export at `path`: the command is run, so the
+  manifest holds exactly what it prints (its CPU kernels chosen as every program's are)."""
+  relative = os.path.relpath(path, REPO)
   if meta['dataset'] == 'lines32':
-    result = lines.score(module)
-    return ({k: result[k] for k in ('mean_distance', 'mean_smoothness')},
-            f'python -m acai_tf.eval.lines --export={relative}')
-  accuracy, _, _ = probe.score(module, labelled_splits(meta['dataset'], data_dir))
-  return ({'probe_accuracy': accuracy},
-          f'python -m acai_tf.eval.probe --export={relative} --data_dir=DATA_DIR')
+    command = f'python -m acai_tf.eval.lines --export={relative}'
+    keys = {'mean_distance': 'mean_distance', 'mean_smoothness': 'mean_smoothness'}
+  else:
+    command = f'python -m acai_tf.eval.probe --export={relative} --data_dir=DATA_DIR'
+    keys = {'probe_accuracy': 'accuracy'}
+  with tempfile.TemporaryDirectory() as tmp:
+    output = os.path.join(tmp, 'scores.json')
+    argv = command.replace('DATA_DIR', data_dir or 'DATA_DIR').split()[1:]
+    subprocess.run([sys.executable, *argv, f'--output={output}'], cwd=REPO, check=True)
+    with open(output) as f:
+      result = json.load(f)
+  return {name: result[key] for name, key in keys.items()}, command
+
+
+def fingerprint(module, image_shape):
+  """Means of the codes and decodes, and of their absolute values, of NOISE_IMAGES seeded
+  uniform noise images in [-1, 1]: what the export computes, checked without any dataset."""
+  images = np.random.default_rng(0).uniform(-1, 1, (NOISE_IMAGES, *image_shape))
+  codes = module.encode(tf.constant(images, tf.float32))
+  decoded = module.decode(codes).numpy()
+  codes = codes.numpy()
+  return {'code_mean': float(codes.mean()), 'code_abs_mean': float(np.abs(codes).mean()),
+          'decoded_mean': float(decoded.mean()),
+          'decoded_abs_mean': float(np.abs(decoded).mean())}
 
 
 def ship(run_dir, data_dir):
@@ -65,9 +88,13 @@ def ship(run_dir, data_dir):
   target = os.path.join(pretrained.HERE, name)
   shutil.rmtree(target, ignore_errors=True)
   shutil.copytree(source, target)
+  meta['train_config'] = {k: v for k, v in meta['train_config'].items() if k not in MACHINE}
+  rundir.write_atomic(os.path.join(target, rundir.EXPORT_META), json.dumps(meta, indent=1,
+                                                                     sort_keys=True))
   entry = {'model': record['model'], 'dataset': meta['dataset'], 'kimg': meta['kimg'],
            'seed': record['train_config']['seed'], 'command': train_command(record)}
   entry['scores'], entry['scored_with'] = scores(target, meta, data_dir)
+  entry['fingerprint'] = fingerprint(tf.saved_model.load(target), meta['image_shape'])
   shipped = pretrained.manifest()
   shipped[name] = entry
   rundir.write_atomic(pretrained.MANIFEST, json.dumps(
