@@ -220,16 +220,35 @@ def _read_batch(raw, where):
   return _batch_arrays(_unpickle_batch(raw, where), where)
 
 
+# CIFAR-10's photos barely compress (its archive of 163 MiB holds 178 MiB), so an archive whose
+# members declare far more bytes than it has is no CIFAR-10 but a decompression bomb. The floor
+# lets tiny archives (tests, tar's padding) declare a little more.
+CIFAR_MAX_EXPANSION = 16
+CIFAR_MIN_ALLOWANCE = 1 << 20
+
+
+def _check_declared(path, size, declared, member):
+  """Fails if the members seen so far declare `declared` bytes, more than an archive of `size`
+  bytes can hold; checked at each member's header, before its bytes are expanded."""
+  if declared > CIFAR_MAX_EXPANSION * max(size, CIFAR_MIN_ALLOWANCE):
+    raise RawDataError(f'{path} ({size:,} bytes) declares {declared:,} bytes of files by '
+                       f'{member.name} ({member.size:,} bytes, room for {member.size // 3072:,} '
+                       f'images); CIFAR-10 expands {CIFAR_MAX_EXPANSION} times at most, so this '
+                       'is no CIFAR-10 archive: not expanding it')
+
+
 def read_cifar10(raw_dir):
   archives = [os.path.join(raw_dir, n) for n in CIFAR_ARCHIVES]
   found = [a for a in archives if os.path.exists(a)]
   if not found:
     raise RawDataError(f'missing {" or ".join(archives)}')
   path = found[0]
-  batches = {}
+  batches, size, declared = {}, os.path.getsize(path), 0
   try:
     with tarfile.open(path) as tar:
       for member in tar:
+        declared += member.size
+        _check_declared(path, size, declared, member)
         stem = os.path.basename(member.name).split('.')[0]
         if member.isfile() and (stem.startswith('data_batch_') or stem == 'test_batch'):
           batches[stem] = _read_batch(tar.extractfile(member).read(), f'{path}: {member.name}')
