@@ -9,7 +9,8 @@ The export needs no acai_tf code to load:
 
 `acai_tf.json` beside `saved_model.pb` records the model, its config, the
 dataset, the image and latent shapes and the training step. `load` reads both
-back and `check_dataset` says whether a dataset fits the export.
+back (refusing an acai_tf.json of the wrong shape: acai_tf.schema) and
+`check_dataset` says whether a dataset fits the export.
 
 `<run_dir>/export` is a symlink swapped atomically to the newest complete
 export in `<run_dir>/exports/`, so a reader never sees a half-written one.
@@ -23,7 +24,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import rundir
+from acai_tf import rundir, schema
 from acai_tf.data import dataset_info
 from acai_tf.errors import UsageError
 
@@ -118,10 +119,7 @@ def load(path):
   """(tf module, meta dict) of an export made by training; a UsageError if it is not one."""
   if not os.path.exists(path):
     raise UsageError(f'{path} does not exist; pass <run_dir>/export of a trained run.')
-  meta = rundir.read_json(os.path.join(path, META_FILE))
-  if meta is None:
-    raise UsageError(f'{path} is not an acai_tf export (no readable {META_FILE}); pass '
-                     '<run_dir>/export.')
+  meta = schema.read_export_meta(os.path.join(path, META_FILE))
   return tf.saved_model.load(path), meta
 
 

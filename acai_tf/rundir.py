@@ -13,17 +13,19 @@ TensorFlow-free, so reports and notebooks can read runs cheaply. Layout:
       .lock              held (flock) by the process training the run
 
 The run name is the model and its sorted hyperparameters, as the original's, with the batch
-and the seed. This module is the one place that knows these names.
+and the seed; a name longer than a file name may be (255 bytes) keeps its first part and ends in
+a hash of the whole (the settings themselves are in config.json). This module is the one place
+that knows these names.
 
-config.json is `{"format": 2, "model": name, "model_config": {...}, "train_config": {...}}`;
-records of earlier releases (no "format") are read through `RENAMED`, the one mapping of the
-hyperparameters renamed since, so they count as the same setting as today's records: the
-report groups them with today's runs, and training resumes a run in its old-named directory.
+The records' shapes, their format version and the table of renamed settings are in
+acai_tf.schema; the readers here skip (with a warning) what the report cannot use, and
+`read_config(..., resuming=True)` refuses to train over a config.json of the wrong shape.
 """
 
 import errno
 import fcntl
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -31,7 +33,9 @@ import socket
 import time
 import warnings
 
-from acai_tf.errors import BusyError, StorageError
+from acai_tf.errors import BusyError, StorageError, UsageError
+from acai_tf.schema import (RECORD_FORMAT, RENAMED, REPORT_FIELDS, config_problem, parse,
+                            read_eval, shape_problem)
 from acai_tf.tempfiles import temp_path
 
 CONFIG_FILE = 'config.json'
@@ -45,13 +49,20 @@ EXPORT_META = 'acai_tf.json'  # inside an export: the model, its configs, the st
 TENSORBOARD = 'tensorboard'
 EVAL_PREFIX = 'eval_'
 
-RECORD_FORMAT = 2  # of the config.json this release writes; 1: earlier ones (no "format" key)
-# Hyperparameters renamed since earlier releases: {model: {old name: new name}}.
-RENAMED = {'vqvae': {'beta': 'commitment', 'hidden': 'filter_size'}}
+NAME_LIMIT = 255  # bytes in a file name (ext4, XFS, NFS, ...)
+HASH_LENGTH = 12  # hex digits of the hash that ends a shortened run name
 
 
 def _name(model_name, params):
-  return '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
+  """The run name of `params`; one over NAME_LIMIT bytes keeps its start and ends in a hash
+  of the whole, so the same settings always give the same, distinct, name. (Names within the
+  limit are as before: no run made by an earlier release moves.)"""
+  name = '_'.join([model_name] + [f'{k}{v}' for k, v in sorted(params.items())])
+  whole = name.encode()
+  if len(whole) <= NAME_LIMIT:
+    return name
+  start = whole[:NAME_LIMIT - HASH_LENGTH - 1].decode(errors='ignore')
+  return f'{start}_{hashlib.sha256(whole).hexdigest()[:HASH_LENGTH]}'
 
 
 def run_name(model_name, model_config, batch, seed):
@@ -74,29 +85,21 @@ def run_dir(train_dir, dataset, model_name, model_config, batch, seed):
   return folder
 
 
-def _record_problem(record):
-  """What makes `record` (parsed JSON) no config.json of a run, or None."""
-  if not isinstance(record, dict):
-    return 'not a JSON object'
-  for key, kind in (('model', str), ('model_config', dict), ('train_config', dict)):
-    if not isinstance(record.get(key), kind):
-      return f'"{key}" is not a {kind.__name__}'
-  for key in ('dataset', 'total_kimg', 'batch', 'seed'):
-    if key not in record['train_config']:
-      return f'"train_config" has no "{key}"'
-  if not isinstance(record.get('format', 1), int):
-    return '"format" is not a whole number'
-  return None
-
-
-def read_config(folder):
+def read_config(folder, resuming=False):
   """A run's config.json in this release's terms (`RENAMED` applied), or None if it is
-  missing, unreadable or not a run record (with a warning: a rerun rewrites it)."""
+  missing, unreadable or not a run record (with a warning: a rerun rewrites it).
+
+  With `resuming` (training is about to take `folder` over), valid JSON that is not a run
+  record is a UsageError instead: some other program's file, not to be written over.
+  """
   path = os.path.join(folder, CONFIG_FILE)
   record = read_json(path)
   if record is None:
     return None
-  problem = _record_problem(record)
+  problem = config_problem(record)
+  if problem and resuming:
+    raise UsageError(f'{path} is not a run record ({problem}), so {folder} cannot be resumed. '
+                     'Move that folder away, or choose another --train_dir.')
   if problem:
     warnings.warn(f'{path} is not a run record ({problem}); ignoring it.', stacklevel=2)
     return None
@@ -119,14 +122,16 @@ def find_runs(train_dir):
   return found
 
 
-def read_evals(folder):
-  """{name: result} of the eval_<name>.json files in `folder` (unreadable ones skipped)."""
+def read_evals(folder, start=''):
+  """{name: result} of the eval_<name>.json files in `folder` whose name begins `start`
+  (`read_eval`); one that is unreadable or of the wrong shape is skipped with a warning."""
   results = {}
   for name in sorted(os.listdir(folder)):
-    if name.startswith(EVAL_PREFIX) and name.endswith('.json'):
-      result = read_json(os.path.join(folder, name))
-      if result is not None:
-        results[name[len(EVAL_PREFIX):-len('.json')]] = result
+    if name.startswith(EVAL_PREFIX + start) and name.endswith('.json'):
+      try:
+        results[name[len(EVAL_PREFIX):-len('.json')]] = read_eval(os.path.join(folder, name))
+      except UsageError as e:
+        warnings.warn(f'{e} Skipping it for now.', stacklevel=2)
   return results
 
 
@@ -162,14 +167,10 @@ def write_atomic(path, text):
 
 def read_json(path):
   """A JSON file's content, or None if it is missing or unreadable (with a warning)."""
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (FileNotFoundError, NotADirectoryError):
-    return None
-  except (OSError, ValueError) as e:
-    warnings.warn(f'{path} is unreadable ({e}); ignoring it.', stacklevel=2)
-    return None
+  content, problem = parse(path)
+  if problem:
+    warnings.warn(f'{path} is {problem}; ignoring it.', stacklevel=2)
+  return content
 
 
 def read_metrics(run_dir):
@@ -191,11 +192,9 @@ def read_metrics(run_dir):
       except ValueError:
         warnings.warn(f'{path}:{number} is not a complete JSON line; skipping it.', stacklevel=2)
         continue
-      if not (isinstance(report, dict) and all(
-          isinstance(report.get(key), (int, float)) and not isinstance(report[key], bool)
-          for key in ('step', 'kimg'))):
-        warnings.warn(f'{path}:{number} is not a report (an object with a numeric "step" and '
-                      '"kimg"); skipping it.', stacklevel=2)
+      problem = shape_problem(report, REPORT_FIELDS)
+      if problem:
+        warnings.warn(f'{path}:{number} is not a report ({problem}); skipping it.', stacklevel=2)
         continue
       reports.append(report)
   return reports

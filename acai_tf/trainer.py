@@ -21,7 +21,7 @@ import time
 import keras
 import numpy as np
 
-from acai_tf import autotune, conv_layers, distribute, export, models, rundir
+from acai_tf import autotune, conv_layers, distribute, export, models, rundir, schema
 from acai_tf.callbacks import Progress, Reporter, StopSignals
 from acai_tf.checkpoints import Checkpoints, nonfinite, step_of
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
@@ -63,7 +63,7 @@ class Run:
 
   def check_config(self):
     """Refuses to resume a run directory that was made with other settings."""
-    saved = rundir.read_config(self.dir)
+    saved = rundir.read_config(self.dir, resuming=True)
     if saved is None:
       return
     fixed = ('dataset', 'batch', 'seed', 'precision', 'shuffle')
@@ -78,7 +78,7 @@ class Run:
                        f'  current: {new}\nUse another --train_dir or remove that directory.')
 
   def check_diverged(self):
-    marker = rundir.read_json(self.path(rundir.DIVERGED_FILE))
+    marker = schema.read_diverged(self.path(rundir.DIVERGED_FILE))
     if marker is not None:
       start = (f'its last finite checkpoint (step {marker["checkpoint"]})'
                if marker['checkpoint'] else 'the start')
@@ -145,7 +145,7 @@ class Run:
 
   def export_is_current(self, step):
     meta = rundir.read_json(self.path(rundir.EXPORT_LINK, export.META_FILE))
-    return meta is not None and meta.get('step') == step
+    return isinstance(meta, dict) and meta.get('step') == step
 
   def truncate_metrics(self, step):
     """Drops reports newer than the restored checkpoint (they will be made again)."""

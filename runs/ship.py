@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import export, pretrained, rundir, trainer
+from acai_tf import export, pretrained, rundir, schema, trainer
 from acai_tf.config import TrainConfig
 
 DERIVED = ('train_dir', 'data_dir', 'dataset', 'total_kimg')  # the machine's, or given above
@@ -61,8 +61,7 @@ def scores(path, meta, data_dir):
     output = os.path.join(tmp, 'scores.json')
     argv = command.replace('DATA_DIR', data_dir or 'DATA_DIR').split()[1:]
     subprocess.run([sys.executable, *argv, f'--output={output}'], cwd=REPO, check=True)
-    with open(output) as f:
-      result = json.load(f)
+    result = schema.read_eval(output)
   return {name: result[key] for name, key in keys.items()}, command
 
 

@@ -68,27 +68,6 @@ def test_records_of_earlier_releases_read_as_todays_setting(tmp_path):
   run.check_config()  # the same setting: no "other settings" error
 
 
-@pytest.mark.parametrize('record,problem', [
-    ({}, '"model" is not a str'), ([], 'not a JSON object'),
-    ({'model': 'acai', 'model_config': {}, 'train_config': {'dataset': 'lines32'}},
-     '"train_config" has no "total_kimg"'),
-    ({'model': 'acai', 'model_config': [], 'train_config': {}}, '"model_config" is not a dict')])
-def test_a_record_of_the_wrong_shape_is_ignored_with_a_warning(tmp_path, record, problem):
-  with open(tmp_path / rundir.CONFIG_FILE, 'w') as f:
-    json.dump(record, f)
-  with pytest.warns(UserWarning, match=f'is not a run record \\({problem}\\); ignoring it'):
-    assert rundir.read_config(str(tmp_path)) is None
-
-
-def test_metrics_lines_that_are_not_reports_are_skipped_with_a_warning(tmp_path):
-  with open(tmp_path / rundir.METRICS_FILE, 'w') as f:
-    f.write('5\n{"step": "x", "kimg": 1}\n{"step": 2, "kimg": 0.5, "loss_ae": 1}\n{"step": 3\n')
-  with pytest.warns(UserWarning) as caught:
-    assert rundir.read_metrics(str(tmp_path)) == [{'step': 2, 'kimg': 0.5, 'loss_ae': 1}]
-  assert [str(w.message).split(' is ')[1][:10] for w in caught] == [
-      'not a repo', 'not a repo', 'not a comp']
-
-
 @pytest.mark.parametrize('args,message', [
     (['--model=nope'], 'nope'),
     (['--dataset=mnist99'], 'mnist99'),
