@@ -18,6 +18,7 @@ import os
 
 import tensorflow as tf
 
+from acai_tf import schema
 from acai_tf.config import STRATEGIES
 from acai_tf.errors import UsageError
 
@@ -58,10 +59,7 @@ def make_strategy(name, tpu=None):
       raise UsageError('--strategy=multi_worker reads the cluster from $TF_CONFIG, which is not '
                        'set. Start the workers with python -m acai_tf.launch, or see '
                        'docs/scaling.md for a TF_CONFIG example.')
-    try:
-      json.loads(os.environ['TF_CONFIG'])
-    except ValueError as e:
-      raise UsageError(f'$TF_CONFIG is not valid JSON: {e}.') from None
+    read_tf_config(os.environ['TF_CONFIG'])
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == 'tpu':
     if not tpu:
@@ -71,6 +69,41 @@ def make_strategy(name, tpu=None):
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   raise UsageError(f'strategy={name!r}; choose one of: {", ".join(STRATEGIES)}.')
+
+
+TF_CONFIG_SHAPE = ('{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", '
+                   '"index": 0}}')
+
+
+def read_tf_config(text):
+  """The cluster description $TF_CONFIG holds (`text`); a UsageError if it is not one."""
+  try:
+    config = json.loads(text)
+  except ValueError as e:
+    problem = f'not valid JSON ({e})'
+  else:
+    problem = _tf_config_problem(config)
+  if problem:
+    raise UsageError(f'$TF_CONFIG is {problem}; expected {TF_CONFIG_SHAPE} (docs/scaling.md).')
+  return config
+
+
+def _tf_config_problem(config):
+  """What keeps `config` (parsed JSON) from describing a cluster and this worker's task."""
+  problem = schema.shape_problem(config, {'cluster': dict, 'task': dict})
+  if problem is None:
+    problem = schema.shape_problem(config['task'], {'type': str, 'index': int}, '"task" ')
+  if problem:
+    return f'not a cluster description ({problem})'
+  cluster, task = config['cluster'], config['task']
+  for job, addresses in cluster.items():
+    if not (isinstance(addresses, list) and addresses and
+            all(isinstance(a, str) for a in addresses)):
+      return f'not a cluster description ("cluster" job "{job}" is not a list of addresses)'
+  if not 0 <= task['index'] < len(cluster.get(task['type'], [])):
+    return (f'not a cluster description (no task {task["type"]!r} {task["index"]} in '
+            '"cluster")')
+  return None
 
 
 def is_multi_worker(strategy):
