@@ -70,9 +70,8 @@ def find_pixel_probes(train_dir):
   out = {}
   for root in [train_dir] if isinstance(train_dir, str) else train_dir:
     for folder, _, _ in os.walk(root):
-      for result in rundir.read_evals(folder, 'probe_pixels_').values():
-        if result['program'] == 'probe':
-          out[result['dataset']] = result['accuracy']
+      for name, result in rundir.read_evals(folder, 'probe_pixels_').items():
+        out[name[len('probe_pixels_'):]] = result['accuracy']
   return out
 
 
@@ -243,7 +242,7 @@ def report(train_dir, last=paper.LAST):
   def evaluation(kind):
     def value(run):
       result = run['evals'].get(f'{kind}_{run["dataset"]}')
-      return result['accuracy'] if result and result['program'] == kind else None
+      return result['accuracy'] if result else None
     return value
 
   parts = [

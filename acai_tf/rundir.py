@@ -123,13 +123,15 @@ def find_runs(train_dir):
 
 
 def read_evals(folder, start=''):
-  """{name: result} of the eval_<name>.json files in `folder` whose name begins `start`
-  (`read_eval`); one that is unreadable or of the wrong shape is skipped with a warning."""
+  """{name: result} of the eval_<name>.json files in `folder` whose name begins `start`; each
+  is read as its name's program wrote it (eval_<program>_..., `read_eval`), and one that is
+  unreadable or of the wrong shape is skipped with a warning."""
   results = {}
-  for name in sorted(os.listdir(folder)):
-    if name.startswith(EVAL_PREFIX + start) and name.endswith('.json'):
+  for file_name in sorted(os.listdir(folder)):
+    name = file_name[len(EVAL_PREFIX):-len('.json')]
+    if file_name.startswith(EVAL_PREFIX + start) and file_name.endswith('.json'):
       try:
-        results[name[len(EVAL_PREFIX):-len('.json')]] = read_eval(os.path.join(folder, name))
+        results[name] = read_eval(os.path.join(folder, file_name), name.split('_')[0])
       except UsageError as e:
         warnings.warn(f'{e} Skipping it for now.', stacklevel=2)
   return results

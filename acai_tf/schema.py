@@ -30,11 +30,9 @@ TRAIN_FIELDS = {'dataset': str, 'total_kimg': NUMBER, 'batch': int, 'seed': int}
 REPORT_FIELDS = {'step': int, 'kimg': NUMBER}  # a line of metrics.jsonl
 DIVERGED_FIELDS = {'step': int, 'reason': str, 'checkpoint': int}
 EXPORT_FIELDS = {'model': str, 'dataset': str, 'step': int, 'kimg': NUMBER, 'image_shape': list}
-# An evaluation program's result (eval_*.json): what every one holds, then its program's.
-EVAL_FIELDS = {'program': str}
-PROGRAM_FIELDS = {'lines': {'mean_distance': NUMBER, 'mean_smoothness': NUMBER},
-                  'probe': {'dataset': str, 'accuracy': NUMBER},
-                  'cluster': {'dataset': str, 'accuracy': NUMBER}}
+# An evaluation program's result (eval_<program>_....json), by its program.
+EVAL_FIELDS = {'lines': {'mean_distance': NUMBER, 'mean_smoothness': NUMBER},
+               'probe': {'accuracy': NUMBER}, 'cluster': {'accuracy': NUMBER}}
 
 
 def shape_problem(record, fields, within=''):
@@ -58,12 +56,6 @@ def config_problem(record):
   if problem is None and not isinstance(record.get('format', 1), int):
     problem = '"format" is not a whole number'
   return problem
-
-
-def eval_problem(result):
-  """What makes `result` (parsed JSON) no evaluation result, or None."""
-  problem = shape_problem(result, EVAL_FIELDS)
-  return problem or shape_problem(result, PROGRAM_FIELDS.get(result['program'], {}))
 
 
 def parse(path):
@@ -105,11 +97,11 @@ def read_export_meta(path):
   return meta
 
 
-def read_eval(path):
-  """An evaluation program's result (EVAL_FIELDS, PROGRAM_FIELDS); a UsageError if it is
-  missing, unreadable or of the wrong shape."""
+def read_eval(path, program):
+  """The result `program` (lines, probe, cluster: EVAL_FIELDS) wrote to `path`; a UsageError if
+  it is missing, unreadable or of the wrong shape."""
   result, problem = parse(path) if os.path.exists(path) else (None, 'missing')
-  problem = problem or eval_problem(result)
+  problem = problem or shape_problem(result, EVAL_FIELDS.get(program, {}))
   if problem:
     raise UsageError(f'{path} is not an evaluation record ({problem}). Run its evaluation '
                      'program again to rewrite it.')

@@ -52,16 +52,17 @@ def scores(path, meta, data_dir):
   manifest holds exactly what it prints (its CPU kernels chosen as every program's are)."""
   relative = os.path.relpath(path, REPO)
   if meta['dataset'] == 'lines32':
-    command = f'python -m acai_tf.eval.lines --export={relative}'
+    program, command = 'lines', f'python -m acai_tf.eval.lines --export={relative}'
     keys = {'mean_distance': 'mean_distance', 'mean_smoothness': 'mean_smoothness'}
   else:
+    program = 'probe'
     command = f'python -m acai_tf.eval.probe --export={relative} --data_dir=DATA_DIR'
     keys = {'probe_accuracy': 'accuracy'}
   with tempfile.TemporaryDirectory() as tmp:
     output = os.path.join(tmp, 'scores.json')
     argv = command.replace('DATA_DIR', data_dir or 'DATA_DIR').split()[1:]
     subprocess.run([sys.executable, *argv, f'--output={output}'], cwd=REPO, check=True)
-    result = schema.read_eval(output)
+    result = schema.read_eval(output, program)
   return {name: result[key] for name, key in keys.items()}, command
 
 

@@ -137,7 +137,7 @@ def test_eval_json_of_the_wrong_shape(tmp_path):
   # runs/ship.py reads the scores its command writes with the same reader, which raises.
   (tmp_path / 'scores.json').write_text('{"program": "probe", "dataset": "x", "accuracy": []}')
   with pytest.raises(errors.UsageError, match=r'"accuracy" is not a number'):
-    schema.read_eval(str(tmp_path / 'scores.json'))
+    schema.read_eval(str(tmp_path / 'scores.json'), 'probe')
 
 
 @pytest.mark.parametrize('value,problem', [
