@@ -70,17 +70,23 @@ def parse(path):
     return None, f'unreadable: {e}'
 
 
+def read_checked(path, fields, what, fix):
+  """The JSON file `path`, which must be an object holding `fields`; otherwise (missing too) a
+  UsageError saying it is not `what`, then `fix`."""
+  record, problem = parse(path) if os.path.exists(path) else (None, 'missing')
+  problem = problem or shape_problem(record, fields)
+  if problem:
+    raise UsageError(f'{path} is not {what} ({problem}). {fix}')
+  return record
+
+
 def read_diverged(path):
   """A run's divergence marker (DIVERGED_FIELDS), or None if there is none; one that is
   unreadable or of the wrong shape is a UsageError (deleting it lets the run train again)."""
   if not os.path.exists(path):
     return None
-  marker, problem = parse(path)
-  problem = problem or shape_problem(marker, DIVERGED_FIELDS)
-  if problem:
-    raise UsageError(f'{path} is not a divergence record ({problem}). Delete it to train that '
-                     'run again.')
-  return marker
+  return read_checked(path, DIVERGED_FIELDS, 'a divergence record',
+                      'Delete it to train that run again.')
 
 
 def read_export_meta(path):
@@ -89,20 +95,12 @@ def read_export_meta(path):
   if not os.path.exists(path):
     raise UsageError(f'{os.path.dirname(path)} is not an acai_tf export (it has no '
                      f'{os.path.basename(path)}); pass <run_dir>/export.')
-  meta, problem = parse(path)
-  problem = problem or shape_problem(meta, EXPORT_FIELDS)
-  if problem:
-    raise UsageError(f'{path} is not an export record ({problem}). Rerun the training command '
-                     'of that run to export it again, or pass another export.')
-  return meta
+  return read_checked(path, EXPORT_FIELDS, 'an export record', 'Rerun the training command of '
+                      'that run to export it again, or pass another export.')
 
 
 def read_eval(path, program):
   """The result `program` (lines, probe, cluster: EVAL_FIELDS) wrote to `path`; a UsageError if
   it is missing, unreadable or of the wrong shape."""
-  result, problem = parse(path) if os.path.exists(path) else (None, 'missing')
-  problem = problem or shape_problem(result, EVAL_FIELDS.get(program, {}))
-  if problem:
-    raise UsageError(f'{path} is not an evaluation record ({problem}). Run its evaluation '
-                     'program again to rewrite it.')
-  return result
+  return read_checked(path, EVAL_FIELDS.get(program, {}), 'an evaluation record',
+                      'Run its evaluation program again to rewrite it.')
