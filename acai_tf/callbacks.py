@@ -1,9 +1,9 @@
 """The Keras callbacks of a training run: reports, checkpoints between reports, progress lines.
 
-A report step runs, in this order: the non-finite check, the evaluation, TensorBoard and
-metrics.jsonl, the export, the checkpoint. A process killed anywhere in between resumes from
-the previous checkpoint and makes that report again, so no report or export is ever lost and
-none is written twice.
+A report step runs, in this order: the non-finite check, the evaluation, the trackers of
+--log_to (acai_tf.trackers) and metrics.jsonl, the export, the checkpoint. A process killed
+anywhere in between resumes from the previous checkpoint and makes that report again, so no
+report or export is ever lost and none is written twice.
 """
 
 import math
@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import distribute, export, images, projector, rundir
+from acai_tf import distribute, export, images, projector, rundir, trackers
 from acai_tf.metrics.interpolation import evaluate_interpolations
 
 
@@ -52,6 +52,8 @@ class Reporter(keras.callbacks.Callback):
   Between reports (after every execution of `steps_per_execution` steps) it saves a checkpoint
   when `minutes` have passed, and stops training (after saving) when a signal asked for it;
   with several workers both decisions are agreed, so every worker takes them at the same step.
+  The chief sends each report to the trackers of `config.log_to` and closes them when training
+  ends: finished, stopped by a signal, or failed in a report.
   """
 
   def __init__(self, run, every, total, minutes, signals, log):
@@ -60,10 +62,12 @@ class Reporter(keras.callbacks.Callback):
     self.seconds, self.signals = 60 * minutes, signals
     self.last_checkpoint = time.monotonic()
     self.stopped = False
-    self.writer = None
+    self.sinks = []
     if run.chief:
-      self.writer = tf.summary.create_file_writer(run.path(rundir.TENSORBOARD))
       self.evaluator = Evaluator(run.model, run.dataset, run.config)
+      self.sinks = trackers.open_sinks(run.dir, run.config)
+      for sink in self.sinks:
+        sink.log_params(run.record)
     self.last = (time.perf_counter(), run.model.steps_done())
 
   def is_report(self, step):
@@ -82,6 +86,22 @@ class Reporter(keras.callbacks.Callback):
       self.last_checkpoint = time.monotonic()
 
   def on_epoch_end(self, epoch, logs=None):
+    try:
+      self._end_epoch(logs)
+    except BaseException:
+      self.close('FAILED')  # diverged, disk full, killed: the trackers' runs say so
+      raise
+
+  def on_train_end(self, logs=None):
+    if self.stopped or self.run.model.steps_done() >= self.total:
+      self.close('KILLED' if self.stopped else 'FINISHED')
+
+  def close(self, status):
+    for sink in self.sinks:
+      sink.close(status)
+    self.sinks = []
+
+  def _end_epoch(self, logs):
     run = self.run
     step = run.model.steps_done()
     if not self.is_report(step):
@@ -103,12 +123,10 @@ class Reporter(keras.callbacks.Callback):
     scalars['img_s'] = (step - self.last[1]) * run.config.batch / max(now - self.last[0], 1e-9)
     scalars.update(self.evaluator.scalars(step))
     record = {'step': step, 'kimg': run.config.kimg(step), **scalars}
-    with self.writer.as_default(step=step):
-      for name, value in scalars.items():
-        tf.summary.scalar(name, value)
-      for name, grid in self.evaluator.grids(step).items():
-        tf.summary.image(name, images.to_uint8(grid)[None])
-    self.writer.flush()
+    grids = {name: images.to_uint8(grid) for name, grid in self.evaluator.grids(step).items()}
+    for sink in self.sinks:
+      sink.log_scalars(step, record['kimg'], scalars)
+      sink.log_images(step, grids)
     if step == self.total:  # the final report: the test split's latents for the projector
       test, labels = run.dataset.test()
       projector.write(run.path(rundir.TENSORBOARD), self.evaluator.encode(test[:projector.LIMIT]),

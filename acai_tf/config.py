@@ -39,6 +39,8 @@ SHUFFLES = ('buffer', 'epoch')
 # Convolution layers of the networks (acai_tf.conv_layers): per shape the faster, every rewrite
 # that fits, or Keras' own.
 CONV_PATHS = ('auto', 'fast', 'plain')
+# Where reports go besides metrics.jsonl (acai_tf.trackers); MLflow and W&B are optional extras.
+TRACKERS = ('tensorboard', 'mlflow', 'wandb')
 # Train steps per call into TensorFlow: amortises Keras' per-call cost (docs/performance.md).
 STEPS_PER_EXECUTION = 16
 MAX_BATCH = 1 << 16
@@ -57,6 +59,17 @@ def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=No
   metadata = {'help': help, 'choices': choices,
               'limits': {op: bound for op, bound in limits.items() if bound is not None}}
   return dataclasses.field(default=default, metadata=metadata)
+
+
+def tracker_names(log_to):
+  """The trackers a --log_to value names, in its order, each once ('' names none); a ValueError
+  for a name that is not in TRACKERS."""
+  names = tuple(dict.fromkeys(name.strip() for name in log_to.split(',') if name.strip()))
+  unknown = [name for name in names if name not in TRACKERS]
+  if unknown:
+    raise ValueError(f'log_to={log_to!r}: {unknown[0]!r} is no tracker; choose from '
+                     f'{", ".join(TRACKERS)} (a comma list).')
+  return names
 
 
 _HOLDS = {'>=': operator.ge, '>': operator.gt, '<=': operator.le, '<': operator.lt}
@@ -138,6 +151,14 @@ class TrainConfig:
   eval_pairs: int = hparam(256, 'Line pairs scored at each lines32 report (paper: 256).',
                             at_least=1, at_most=100000)
   progress_seconds: float = hparam(30.0, 'Print a progress line this often.', above=0)
+  log_to: str = hparam('tensorboard', "Where every report also goes, a comma list of "
+                       f"{', '.join(TRACKERS)}: its scalars and image grids, and the run's "
+                       'settings (mlflow, wandb). mlflow (pip install -e ".[mlflow]"): a run in '
+                       '$MLFLOW_TRACKING_URI, else in the file store <train_dir>/mlruns. wandb '
+                       '(pip install -e ".[wandb]"): offline without an API key or with '
+                       'WANDB_MODE=offline, its files in <run>/wandb; `wandb sync '
+                       "<run>/wandb/offline-run-*` uploads them later. A resumed run continues "
+                       'its tracker runs.')
 
   def __post_init__(self):
     if not (isinstance(self.train_dir, str) and self.train_dir.strip()):
@@ -145,6 +166,8 @@ class TrainConfig:
                        '--train_dir=./experiments.')
     if self.report_kimg is None and isinstance(self.total_kimg, (int, float)):
       object.__setattr__(self, 'report_kimg', self.total_kimg / paper.REPORTS)
+    if isinstance(self.log_to, str):
+      object.__setattr__(self, 'log_to', ','.join(tracker_names(self.log_to)))
     if self.xla not in (None, True, False):
       raise ValueError(f'xla={self.xla!r}; choose None (auto), True or False.')
     check_fields(self)
