@@ -77,11 +77,13 @@ def page_url(exports, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def pair(tmp_path_factory):
-  """Two line pictures of other sizes and modes than lines32's: colour 96 x 96, grey 64 x 64."""
+  """Two lines as lines32 draws them, saved at other sizes and modes: colour 96 x 96 (each
+  pixel 3 x 3), grey 64 x 64 (2 x 2)."""
   folder = tmp_path_factory.mktemp('pair')
   a, b = str(folder / 'a.png'), str(folder / 'b.png')
-  Image.fromarray(np.repeat(images.to_uint8(draw_lines([0.4], size=96))[0], 3, -1)).save(a)
-  Image.fromarray(images.to_uint8(draw_lines([2.2], size=64))[0, ..., 0]).save(b)
+  lines = images.to_uint8(draw_lines([0.4, 2.2]))
+  Image.fromarray(np.repeat(lines[0].repeat(3, 0).repeat(3, 1), 3, -1)).save(a)
+  Image.fromarray(lines[1, ..., 0].repeat(2, 0).repeat(2, 1)).save(b)
   return a, b
 
 
