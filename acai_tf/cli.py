@@ -114,7 +114,7 @@ def model_config_from_flags(model, dataset, data_dir=None):
   return model_config(model, dataset, data_dir, **given)
 
 
-def define_export_flag(help, required=True):  # noqa: A002 - absl's argument name
+def define_export_flag(help, required=True):
   """--export, the run's export folder an evaluation program reads."""
   flags.DEFINE_string('export', None, help, module_name=_caller_module())
   if required:
@@ -170,6 +170,10 @@ def describe_failure(error):
     return str(error), error.exit_code
   if isinstance(error, app.UsageError):
     return str(error), errors.EXIT_USAGE
+  if isinstance(error, BrokenPipeError):
+    # Nothing more can reach the closed output; Python would complain flushing it at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 'the output was closed before the program finished (e.g. `| head`).', errors.EXIT_PIPE
   if isinstance(error, OSError) and _storage_message(error):
     return _storage_message(error), errors.EXIT_IO
   if tf and isinstance(error, tf.errors.OpError) and 'No space left on device' in error.message:
@@ -193,7 +197,7 @@ def one_line_errors(debug, describe=describe_failure):
   (message, code); with `debug`, the traceback instead."""
   try:
     yield
-  except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - the program's last resort
+  except (Exception, KeyboardInterrupt) as error:
     if debug:
       raise
     fail(*describe(error))

@@ -48,7 +48,7 @@ MAX_KIMG = 1e12
 MAX_SEED = (1 << 31) - 1
 
 
-def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=None,  # noqa: A002
+def hparam(default, help, *, choices=None, at_least=None, above=None, at_most=None,
            below=None):
   """A config field whose help text becomes its flag's help; `choices` makes an enum flag.
 

@@ -4,7 +4,7 @@ Each convolution (with its leaky ReLU) can run one of several equivalent layer
 paths (`LAYER_PATHS`: same variables, values and gradients up to float
 rounding): 'keras', Keras' own layers, 'conv', the same convolution with a
 leaky ReLU differentiated from its output, or rewrites of the convolution for
-some shapes (see `Conv2D`). `set_conv_paths` chooses: 'plain' (Keras' layers),
+some shapes (see `PathConv2D`). `set_conv_paths` chooses: 'plain' (Keras' layers),
 'fast' (every rewrite that applies) or 'auto' (the default): on a CPU, 'conv'
 or the rewrite, whichever `acai_tf.autotune` timed faster for the layer's shape
 on this machine; with a GPU or TPU visible, Keras' layers.
@@ -78,8 +78,8 @@ def straightforward():
 def layer_paths(input_shape, filters, kernel_size):
   """The LAYER_PATHS that can compute a 'same' stride-1 conv of this shape.
 
-  'keras' (Keras' layers); 'conv' (Keras' convolution in `Conv2D`, with the leaky
-  ReLU differentiated from its output); and the one rewrite of `Conv2D` that
+  'keras' (Keras' layers); 'conv' (Keras' convolution in `PathConv2D`, with the leaky
+  ReLU differentiated from its output); and the one rewrite of `PathConv2D` that
   fits the shape, if any.
   """
   _, height, width, channels = input_shape
@@ -161,7 +161,7 @@ def _leaky_relu_from_output(slope):
   return leaky_relu
 
 
-class LeakyReLU(keras.layers.LeakyReLU):
+class OutputLeakyReLU(keras.layers.LeakyReLU):
   """Keras' LeakyReLU, differentiated from its output instead of its input.
 
   The same values and gradients; since backprop no longer needs the
@@ -178,7 +178,7 @@ def conv_init():
       scale=1 / (1 + LEAK**2), mode='fan_in', distribution='untruncated_normal')
 
 
-class Conv2D(keras.layers.Conv2D):
+class PathConv2D(keras.layers.Conv2D):
   """Keras' Conv2D ('same' padding, stride 1), computed through one of LAYER_PATHS.
 
   oneDNN's convolution is slow on three shapes of these networks; there the
@@ -258,7 +258,7 @@ def conv(x, filters, kernel, activation=True, dtype='float32'):
   """A 'same' conv and, if `activation`, a leaky ReLU, through `layer_path()`'s choice."""
   path = layer_path(x.shape, filters, (kernel, kernel), activation, dtype)
   layers = (keras.layers.Conv2D, keras.layers.LeakyReLU) if path == 'keras' else (
-      functools.partial(Conv2D, conv_path=path), LeakyReLU)
+      functools.partial(PathConv2D, conv_path=path), OutputLeakyReLU)
   x = layers[0](filters, kernel, padding='same', kernel_initializer=conv_init(),
                 bias_initializer='zeros', dtype=dtype)(x)
   return layers[1](LEAK, dtype=dtype)(x) if activation else x

@@ -137,6 +137,25 @@ def agree(strategy, flag):
   return bool(_count_true(strategy)(tf.constant(1.0 if flag else 0.0)) > 0)
 
 
+def replica_id():
+  """This replica's index in its sync group inside a replicated step (0 outside one)."""
+  context = tf.distribute.get_replica_context()
+  return context.replica_id_in_sync_group if context else 0
+
+
+def replicas_in_sync():
+  """How many replicas run each step (1 without a distribution strategy)."""
+  return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def sum_over_replicas(*tensors):
+  """`tensors` summed over the replicas of a replicated step (as they are with one replica)."""
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return tensors
+  return tuple(context.all_reduce('sum', list(tensors)))
+
+
 @functools.lru_cache(maxsize=None)
 def _count_true(strategy):
   """A compiled all-reduce summing one float over every replica (eager ones are slow)."""

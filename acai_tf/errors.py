@@ -9,6 +9,7 @@
 | 4    | the run directory is in use by another live process             | no: a duplicate      |
 | 74   | an I/O failure of the machine (disk full, lost file system)     | after freeing space  |
 | 75   | interrupted (SIGTERM/SIGINT, or a peer worker was lost); a rerun resumes | yes          |
+| 141  | the reader of its output stopped early (`... | head`), as a shell reports SIGPIPE |   |
 """
 
 EXIT_BUG = 1
@@ -17,6 +18,7 @@ EXIT_DIVERGED = 3
 EXIT_BUSY = 4
 EXIT_IO = 74  # sysexits' EX_IOERR
 EXIT_RETRY = 75  # sysexits' EX_TEMPFAIL: schedulers may requeue
+EXIT_PIPE = 128 + 13  # SIGPIPE's, as a shell reports a program its pipe's reader left
 
 
 class AcaiError(Exception):

@@ -17,7 +17,7 @@ import numpy as np
 
 from acai_tf import cli  # first: quiets TensorFlow's start-up lines
 
-from absl import flags  # noqa: I001
+from absl import flags
 from PIL import Image, ImageDraw, ImageFont
 
 from acai_tf import export, images

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 
-class Adam(keras.optimizers.Adam):
+class FusedAdam(keras.optimizers.Adam):
   """keras.optimizers.Adam whose per-variable update is TensorFlow's fused Adam kernel.
 
   The same update (Kingma & Ba with the bias correction folded into the step

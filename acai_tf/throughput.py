@@ -11,10 +11,11 @@ convolutions and matrix products) per training image:
     graph, counting only the ops its results and updates need (no gradient
     with respect to the images) and only conv taps on image pixels;
   - nominal (`gflops_nominal`, `mflop_per_image_nominal`; the model's
-    `train_flops_per_image`): every tap of every conv, zero padding included,
+    `nominal_flops`): every tap of every conv, zero padding included,
     and the backward pass as twice every forward pass it goes through.
 """
 
+import math
 import resource
 import statistics
 import time
@@ -119,6 +120,53 @@ def op_macs(op):
   return y[0] * nets.taps_inside(x[1], kh) * nets.taps_inside(x[2], kw) * c_in * c_out
 
 
+def _autoencoder(model):
+  """Forward through encoder and decoder, backward twice that."""
+  return 2 * 3 * (nets.conv_macs(model.encoder) + nets.conv_macs(model.decoder))
+
+
+def _denoising(model):  # the noisy images' encoder pass besides
+  return _autoencoder(model) + 2 * nets.conv_macs(model.encoder)
+
+
+def _vae(model):  # two d_z x d_z dense layers, forward and backward
+  return _autoencoder(model) + 2 * 3 * 2 * math.prod(model.latent_shape) ** 2
+
+
+def _vqvae(model):
+  size, c = math.prod(model.latent_shape), model.config
+  dense = (size * size * c.num_latents + size * c.num_latents * c.filter_size
+           + c.filter_size * size)
+  search = c.num_latents * (1 << c.z_log_size) * size  # forward only
+  return 2 * 3 * (nets.conv_macs(model.encoder) + nets.conv_macs(model.decoder) + dense) + (
+      2 * search)
+
+
+def _acai(model):
+  # Forward E + 2D + 2C; the AE backward runs through E, 2D and critic(mix);
+  # the critic backward (weights and inputs) through both critic calls.
+  e, d, c = (nets.conv_macs(m) for m in (model.encoder, model.decoder, model.critic))
+  return 2 * (3 * e + 6 * d + 7 * c)
+
+
+def _advai(model):
+  # Phase 2 (the long one): forward E + 4D + 4C; backward as ACAI's, per extra path.
+  e, d, c = (nets.conv_macs(m) for m in (model.encoder, model.decoder, model.critic))
+  r = (2 * nets.conv_macs(model.r_encoder) + nets.conv_macs(model.r_decoder)
+       + 2 * nets.conv_macs(model.r_alpha))
+  return 2 * (3 * e + 12 * d + 14 * c + 2 * 3 * r)
+
+
+# Nominal FLOPs (2 x multiply-adds, every conv tap) of one training step per image, by model;
+# a model not listed is counted as its encoder and decoder alone.
+NOMINAL_FLOPS = {'denoising': _denoising, 'vae': _vae, 'vqvae': _vqvae, 'acai': _acai,
+                 'advai': _advai}
+
+
+def nominal_flops(model_name, model):
+  return NOMINAL_FLOPS.get(model_name, _autoencoder)(model)
+
+
 def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
               warmup=20, window=50, windows=3, data_dir=None,
               steps_per_execution=trainer.STEPS_PER_EXECUTION, log=print):
@@ -132,12 +180,13 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
                              precision=precision)
   model.compile(jit_compile=trainer.jit_compile(xla))
-  model.enter_phase(step=1 << 62, batch=batch)  # time the main (last) training phase
+  model.enter_phase(len(model.phase_kimg()))  # time the main (last) training phase
   model.set_steps_per_execution(steps_per_execution)
   executions = lambda steps: -(-steps // steps_per_execution)  # noqa: E731 - rounded up
   data = dataset.train(batch, seed=0)
   fixed = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
-  flops, nominal = work_done_flops(model, fixed.element_spec), model.train_flops_per_image()
+  flops = work_done_flops(model, fixed.element_spec)
+  nominal = nominal_flops(model_name, model)
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
   log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
       f'{steps_per_execution} steps per execution, conv paths {conv_layers.resolved_conv_paths()}')

@@ -11,6 +11,7 @@ when it is trained and exported (a rerun repairs a missing export); SIGTERM and 
 checkpoint at the next step boundary.
 """
 
+import bisect
 import dataclasses
 import json
 import os
@@ -198,7 +199,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
   with StopSignals() as signals:
     run = Run(model_name, model_config, config, strategy, log)
     if not run.chief:
-      log = run.log = lambda line: None  # noqa: E731 - the chief speaks for the cluster
+      log = run.log = lambda line: None
     try:
       _train(run, signals, log)
     finally:
@@ -239,13 +240,14 @@ def _train(run, signals, log):
   reporter = Reporter(run, every, total, config.checkpoint_minutes, signals, log)
   progress = [Progress(run, total, config.progress_seconds, log)] if run.chief else []
   callbacks = [reporter] + progress
-  for epochs, steps in segments(step, total, every, model.phase_boundaries(config.batch)):
+  boundaries = [config.steps(kimg) for kimg in model.phase_kimg()]
+  for epochs, steps in segments(step, total, every, boundaries):
     if distribute.agree(run.strategy, signals.requested):
       reporter.stopped = True
       if model.steps_done() > step:  # stopped at a phase boundary, between two reports
         run.save_checkpoint()
       break
-    model.enter_phase(model.steps_done(), config.batch)
+    model.enter_phase(bisect.bisect_right(boundaries, model.steps_done()))
     model.set_steps_per_execution(execution_size(steps, config.steps_per_execution))
     start = model.steps_done()
     data = distribute.distribute_batches(

@@ -37,6 +37,7 @@ from absl import app, flags, logging
 from acai_tf import cli, errors, quiet, rundir, tempfiles
 from acai_tf.config import DATA_ENV
 from acai_tf.data import DATASETS
+from acai_tf.data.info import RECORD_SUFFIX, record_path
 from data_prep import own
 from data_prep.readers import SOURCES, RawDataError, Split
 
@@ -76,7 +77,7 @@ def define_flags(flag_values=FLAGS):
          'failure instead of one line (also: ACAI_DEBUG=1).')
 
 
-def _define(flag_values, kind, name, default, help, **kwargs):  # noqa: A002 - absl's name
+def _define(flag_values, kind, name, default, help, **kwargs):
   getattr(flags, f'DEFINE_{kind}')(name=name, default=default, help=help, flag_values=flag_values,
                                    **kwargs)
 
@@ -101,13 +102,9 @@ def source_stem(name):
   return name if name in SOURCES else built_in().get(name)
 
 
-def record_path(data_dir, dataset, split):
-  return os.path.join(data_dir, f'{dataset}-{split}.tfrecord')
-
-
 def remove_orphans(data_dir, log=print):
   """Removes the temp files of records whose build was killed before renaming them."""
-  tempfiles.remove_dead(data_dir, '.tfrecord', log)
+  tempfiles.remove_dead(data_dir, RECORD_SUFFIX, log)
 
 
 def write_split(path, split, log=print, every_seconds=5.0):

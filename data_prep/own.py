@@ -152,13 +152,13 @@ def read_tfds(tfds_name, size=32, channels=None, image_key=None, label_key=None,
     if check_online:
       try:
         check_online()
-      except Exception as e:  # noqa: BLE001 - the caller's error, given advice here
+      except Exception as e:
         raise RawDataError(f'{e} Prepare {tfds_name} with tensorflow-datasets where there is '
                            'internet and pass its folder as --tfds_data_dir, or save the images '
                            'into a folder and use --source=folder') from None
     try:
       builder.download_and_prepare()
-    except Exception as e:  # noqa: BLE001 - tfds raises many kinds; the message says what
+    except Exception as e:
       raise RawDataError(f'tensorflow-datasets could not download or prepare {tfds_name} '
                          f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); prepare it '
                          'where there is internet and pass its folder as --tfds_data_dir') from e

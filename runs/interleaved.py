@@ -41,7 +41,7 @@ def main():
   for name in names:
     model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass)
     model.compile(jit_compile=False)
-    model.enter_phase(step=1 << 62, batch=args.batch)
+    model.enter_phase(len(model.phase_kimg()))  # the main (last) training phase
     model.set_steps_per_execution(STEPS_PER_EXECUTION)
     models[name] = model
   window = max(1, args.steps // STEPS_PER_EXECUTION)

@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_prep.readers import read_mnist  # noqa: E402
+from data_prep.readers import read_mnist
 
 
 def write_pngs(mnist_dir, folder):

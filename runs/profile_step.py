@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from acai_tf import cli  # noqa: E402
+from acai_tf import cli
 
 cli.start_tensorflow()  # oneDNN as measured on this machine, TensorFlow without its start-up lines
 
@@ -66,7 +66,7 @@ def main():
   config = trainer.model_config(args.model, args.dataset)
   model = MODELS[args.model](config, dataset.image_shape, dataset.nclass)
   model.compile()
-  model.enter_phase(step=1 << 62, batch=args.batch)
+  model.enter_phase(len(model.phase_kimg()))  # the main (last) training phase
   model.set_steps_per_execution(trainer.STEPS_PER_EXECUTION)
   fixed = tf.data.Dataset.from_tensors(next(iter(dataset.train(args.batch, seed=0)))).repeat()
   model.fit(fixed, steps_per_epoch=4 * trainer.STEPS_PER_EXECUTION, verbose=0)  # warm up

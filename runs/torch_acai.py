@@ -104,7 +104,7 @@ class ACAIStep:
         (self.encoder, (colors, 32, 32)),
         (self.decoder, (latent, latent_width, latent_width)),
         (self.critic, (colors, 32, 32))))
-    # The same count as acai_tf.models.acai.ACAI.train_flops_per_image (3E + 6D + 7C).
+    # The same count as acai_tf.throughput.nominal_flops of ACAI (3E + 6D + 7C).
     self.flops_per_image = 2 * (3 * e + 6 * d + 7 * c)
 
   def __call__(self, x, label):

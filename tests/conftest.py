@@ -7,8 +7,8 @@ import types
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import pytest
+import tensorflow as tf
 
 _cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(
@@ -19,7 +19,7 @@ def pytest_sessionstart(session):
   """The programs tests start choose oneDNN by timing it once per machine (acai_tf.autotune,
   about 15 s): done here, on a machine seen for the first time, before any test's clock runs."""
   del session
-  from acai_tf import autotune  # noqa: PLC0415
+  from acai_tf import autotune
   if ('TF_ENABLE_ONEDNN_OPTS' not in os.environ
       and not autotune._valid_onednn(autotune.entry().get('onednn'))):
     subprocess.run([sys.executable, '-c', 'from acai_tf import autotune; autotune.choose_onednn()'],
@@ -47,7 +47,7 @@ def tiny_train_args(tmp_path):
 def raw_files():
   """Writers of tiny official raw files (idx, mat, cifar tarball, celeba zip) and a reader of
   the TFRecords data_prep writes."""
-  import raw_files as files  # noqa: PLC0415
+  import raw_files as files
   return types.SimpleNamespace(idx=files.write_idx, mnist=files.make_mnist, svhn=files.make_svhn,
                                tar=files.write_tar, cifar=files.make_cifar,
                                celeba=files.make_celeba, records=files.read_records)

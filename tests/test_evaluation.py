@@ -171,7 +171,7 @@ def test_eval_programs_end_to_end(tiny_runs):
 
 def test_learning_curves_average_seeds_and_skip_undefined_smoothness(tmp_path):
   sys.path.insert(0, os.path.join(REPO, 'docs'))
-  import learning_curves  # noqa: PLC0415
+  import learning_curves
   for seed, (d, s) in enumerate([(0.01, float('nan')), (0.03, 0.2)]):
     reports = [{'step': i, 'kimg': 4.0 * i, 'mean_distance': d * i, 'mean_smoothness': s}
                for i in (1, 2)]

@@ -125,7 +125,7 @@ def test_advai_phase_one_trains_only_the_interpolator():
   assert moved == {'ae': False, 'critic': False, 'classifier': False, 'interp': True,
                    'interp_critic': True}
   assert np.isfinite(history['loss_interp'][0])
-  model.enter_phase(int(1024 / 8), batch=8)  # past train_int_kimg at batch 8
+  model.enter_phase(1)  # past train_int_kimg
   assert model.phase == 'autoencoder'
   history = fit_steps(model, batch(), 1)
   assert history['loss_mmd'][0] >= 0 and int(model.step) == 3

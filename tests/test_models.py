@@ -206,7 +206,7 @@ def test_acai_trains_under_mirrored_strategy(mirrored):
 
 
 def test_the_report_interval_keeps_the_papers_256_reports_unless_given():
-  from acai_tf.config import TrainConfig  # noqa: PLC0415
+  from acai_tf.config import TrainConfig
   assert TrainConfig().report_kimg == 64  # the paper's 16384 kimg: a report every 64
   assert TrainConfig(total_kimg=1024).report_kimg == 4
   assert TrainConfig(total_kimg=1).report_kimg == 1 / 256
@@ -216,9 +216,9 @@ def test_the_report_interval_keeps_the_papers_256_reports_unless_given():
 
 
 def test_configs_enforce_the_bounds_their_fields_declare():
-  from acai_tf.config import TrainConfig  # noqa: PLC0415
-  from acai_tf.models.dropout import DropoutConfig  # noqa: PLC0415
-  from acai_tf.models.vqvae import VQVAEConfig  # noqa: PLC0415
+  from acai_tf.config import TrainConfig
+  from acai_tf.models.dropout import DropoutConfig
+  from acai_tf.models.vqvae import VQVAEConfig
   with pytest.raises(ValueError, match=r'^dropout=0 must be in \(0, 1\]\.$'):
     DropoutConfig(dropout=0)
   DropoutConfig(dropout=1)  # a keep probability of 1 is allowed

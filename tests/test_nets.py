@@ -109,7 +109,7 @@ def _simulate_gpu(monkeypatch):
 
 def _fast_layers(model):
   return [layer for layer in nets._leaf_layers(model)
-          if isinstance(layer, (conv_layers.Conv2D, conv_layers.LeakyReLU))]
+          if isinstance(layer, (conv_layers.PathConv2D, conv_layers.OutputLeakyReLU))]
 
 
 def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monkeypatch,
@@ -130,7 +130,7 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monke
       ['conv', 'dense'], ['conv', 'dense'], ['conv', 'pointwise']]
   chosen = [l.conv_path for l in convs]
   assert set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
-  assert all(isinstance(l, conv_layers.LeakyReLU) for l in nets._leaf_layers(encoder)
+  assert all(isinstance(l, conv_layers.OutputLeakyReLU) for l in nets._leaf_layers(encoder)
              if isinstance(l, keras.layers.LeakyReLU))
   # A second build, in this process or the next, reads the choices instead of timing again.
   monkeypatch.setattr(autotune, '_decisions', {})
@@ -161,7 +161,7 @@ def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
   assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
   conv_paths('fast')
   fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, conv_layers.Conv2D)} == {
+  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, conv_layers.PathConv2D)} == {
       'pointwise', 'dense', 'depthwise', 'conv'}
 
 

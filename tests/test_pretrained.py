@@ -12,7 +12,7 @@ from acai_tf import pretrained
 from helpers import MNIST_DIR, REPO, run_module
 
 sys.path.insert(0, os.path.join(REPO, 'runs'))
-import ship  # noqa: E402
+import ship
 
 SHIPPED = pretrained.manifest()
 
@@ -61,7 +61,7 @@ def test_a_shipped_export_computes_what_it_computed_when_shipped(name):
                     'scored on: set ACAI_MNIST_DIR (the fingerprint test checks it without)')
 @pytest.mark.parametrize('name', [n for n in SHIPPED if SHIPPED[n]['dataset'] != 'lines32'])
 def test_a_shipped_mnist32_export_probes_as_its_manifest_says(name, tmp_path):
-  from helpers import run_build  # noqa: PLC0415
+  from helpers import run_build
   assert run_build('--dataset=mnist32', '--source=dir', f'--raw_dir={MNIST_DIR}',
                    f'--data_dir={tmp_path}').returncode == 0
   command = SHIPPED[name]['scored_with'].replace('DATA_DIR', str(tmp_path)).split()

@@ -38,8 +38,9 @@ RTOL, ATOL = 1e-4, 1e-5
 KERNEL_SCALE = 1.8
 
 # test id -> (model, config values besides depth 4 / latent 4, AdvAI phase, conv paths).
-# 'plain' builds Keras' own layers; 'fast' every rewrite of conv_layers.Conv2D that fits (at latent
-# width 2 all three: the encoders' 1x1 first layer, the 2x2 bottleneck, the 1-channel output).
+# 'plain' builds Keras' own layers; 'fast' every rewrite of conv_layers.PathConv2D that fits (at
+# latent width 2 all three: the encoders' 1x1 first layer, the 2x2 bottleneck, the 1-channel
+# output).
 CASES = {
     'baseline': ('baseline', {}, None, 'plain'),
     'dropout': ('dropout', {}, None, 'plain'),

@@ -16,7 +16,7 @@ from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI
 from acai_tf.models.acai_config import ACAIConfig
-from acai_tf.optimizer import Adam
+from acai_tf.optimizer import FusedAdam
 from helpers import run_module
 
 TINY = dict(depth=4, latent=4, latent_width=4)
@@ -179,7 +179,7 @@ def test_fused_adam_equals_keras_adam():
   shapes = [(3, 3, 2, 4), (4,), (7, 5)]
   fused_vars = [keras.Variable(rng.normal(size=s).astype('float32')) for s in shapes]
   keras_vars = [keras.Variable(v.numpy()) for v in fused_vars]
-  fused = Adam(1e-2, epsilon=1e-8)
+  fused = FusedAdam(1e-2, epsilon=1e-8)
   reference = keras.optimizers.Adam(1e-2, epsilon=1e-8)
   for _ in range(5):
     grads = [tf.constant(rng.normal(size=s).astype('float32')) for s in shapes]
@@ -215,7 +215,7 @@ def test_the_autotuner_chooses_only_among_paths_checked_here():
 @pytest.mark.parametrize('shape, filters, kernel, path', PATH_CASES)
 def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
   rng = np.random.default_rng(1)
-  fast = conv_layers.Conv2D(filters, kernel, padding='same', bias_initializer='random_normal',
+  fast = conv_layers.PathConv2D(filters, kernel, padding='same', bias_initializer='random_normal',
                             conv_path=path)
   plain = keras.layers.Conv2D(filters, kernel, padding='same')
   x = tf.constant(rng.normal(size=(5, *shape)).astype('float32'))
@@ -238,7 +238,8 @@ def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
 def test_leaky_relu_gradient_from_its_output_equals_keras():
   x = tf.constant([[-2.0, -0.5, 0.0, 0.3, 4.0]])
   grads = []
-  for layer in (conv_layers.LeakyReLU(conv_layers.LEAK), keras.layers.LeakyReLU(conv_layers.LEAK)):
+  for layer in (conv_layers.OutputLeakyReLU(conv_layers.LEAK),
+                keras.layers.LeakyReLU(conv_layers.LEAK)):
     with tf.GradientTape() as tape:
       tape.watch(x)
       y = layer(x)
@@ -261,7 +262,7 @@ def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradien
   plain.set_weights(fast.get_weights())
   paths = {getattr(l, 'conv_path', 'keras') for l in nets._leaf_layers(fast)}
   assert {'pointwise', 'dense', 'depthwise', 'conv'} <= paths
-  assert not any(isinstance(l, conv_layers.Conv2D) for l in nets._leaf_layers(plain))
+  assert not any(isinstance(l, conv_layers.PathConv2D) for l in nets._leaf_layers(plain))
   x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype('float32'))
   seed = tf.constant([3, 7], tf.int64)
   results = []

@@ -119,3 +119,14 @@ def test_the_parsed_onednn_flag_is_set_before_tensorflow_starts(tmp_path):
   out, err, status = run('acai_tf.eval.lines', '--onednn=off', f'--export={tmp_path}/none')
   assert status == {'code': 2, 'tensorflow': True, 'keras': True, 'onednn': '0'}, err
   assert err.startswith('error: ') and err.count('\n') == 0  # no TensorFlow start-up lines
+
+
+def test_a_reader_that_stops_early_ends_the_program_with_one_line():
+  """`python -m acai_tf.report ... | head -0`: the pipe is closed before anything is printed."""
+  program = subprocess.Popen([sys.executable, '-m', 'acai_tf.report',
+                              f'--train_dir={os.path.join(REPO, "results", "cpu128")}'],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  program.stdout.close()
+  err = program.stderr.read()
+  assert program.wait(timeout=120) == 141, err
+  assert err.startswith('error: the output was closed') and err.count('\n') == 1, err

@@ -22,6 +22,14 @@ class MissingDataError(UsageError):
   """A TFRecord file the dataset needs is not there."""
 
 
+RECORD_SUFFIX = '.tfrecord'
+
+
+def record_path(data_dir, stem, split):
+  """<data_dir>/<stem>-<split>.tfrecord: the file data_prep writes and RecordDataset reads."""
+  return os.path.join(data_dir, f'{stem}-{split}{RECORD_SUFFIX}')
+
+
 class DataFormatError(UsageError):
   """A file is not what data_prep writes."""
 

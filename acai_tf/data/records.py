@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from acai_tf.data.dataset import Dataset, share, step_batches
-from acai_tf.data.info import DataFormatError, MissingDataError
+from acai_tf.data.info import DataFormatError, MissingDataError, record_path
 
 SHUFFLE_BUFFER = 1024  # the original's tf.data shuffle buffer, in images
 FEATURES = {'image': tf.io.FixedLenFeature([], tf.string),
@@ -59,7 +59,7 @@ class RecordDataset(Dataset):
   <data_dir>/<stem>-<split>.tfrecord of its description's `stem` and `splits`."""
 
   def files(self, split):
-    paths = [os.path.join(self.data_dir, f'{self.stem}-{s}.tfrecord') for s in self.splits[split]]
+    paths = [record_path(self.data_dir, self.stem, s) for s in self.splits[split]]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
       raise MissingDataError(

@@ -54,9 +54,3 @@ class ACAI(AutoEncoder):
 
   def extra_networks(self):
     return [self.critic]
-
-  def train_flops_per_image(self):
-    # Forward E + 2D + 2C; the AE backward runs through E, 2D and critic(mix);
-    # the critic backward (weights and inputs) through both critic calls.
-    e, d, c = (nets.conv_macs(m) for m in (self.encoder, self.decoder, self.critic))
-    return 2 * (3 * e + 6 * d + 7 * c)

@@ -51,7 +51,6 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf import nets
 from acai_tf.models.acai import ACAI
 from acai_tf.models.advai_config import AdvAIConfig
 from acai_tf.models.base import StepOutput, mse
@@ -128,17 +127,14 @@ class AdvAI(ACAI):
 
   # ---- phases ---------------------------------------------------------------------------
 
-  def _interp_steps(self, batch):
-    return int(round(self.config.train_int_kimg * 1024 / batch))
-
   def kimg_before_total(self):
     return self.config.train_int_kimg
 
-  def phase_boundaries(self, batch):
-    return (self._interp_steps(batch),) if self.config.train_int_kimg > 0 else ()
+  def phase_kimg(self):
+    return (self.config.train_int_kimg,) if self.config.train_int_kimg > 0 else ()
 
-  def enter_phase(self, step, batch):
-    phase = 'interpolator' if step < self._interp_steps(batch) else 'autoencoder'
+  def enter_phase(self, phase):
+    phase = 'interpolator' if phase < len(self.phase_kimg()) else 'autoencoder'
     if phase != self.phase:
       self.phase = phase
       if self.compiled:
@@ -201,10 +197,3 @@ class AdvAI(ACAI):
 
   def extra_networks(self):
     return [self.critic, self.r_encoder, self.r_decoder, self.r_alpha, self.latent_critic]
-
-  def train_flops_per_image(self):
-    # Phase 2 (the long one): forward E + 4D + 4C; backward as ACAI's, per extra path.
-    e, dd, c = (nets.conv_macs(m) for m in (self.encoder, self.decoder, self.critic))
-    r = 2 * nets.conv_macs(self.r_encoder) + nets.conv_macs(self.r_decoder) + 2 * nets.conv_macs(
-        self.r_alpha)
-    return 2 * (3 * e + 12 * dd + 14 * c + 2 * 3 * r)

@@ -17,7 +17,7 @@ import tensorflow as tf
 from acai_tf import distribute, nets
 from acai_tf.config import IMAGE_SIZE, PRECISIONS
 from acai_tf.models.base_config import AEConfig
-from acai_tf.optimizer import Adam
+from acai_tf.optimizer import FusedAdam
 
 
 def mse(a, b):
@@ -132,18 +132,15 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
     """kimg trained before the `total_kimg` a run asks for (e.g. AdvAI's phase 1)."""
     return 0
 
-  def phase_boundaries(self, batch):
-    """Steps at which the training objective changes; the loop re-traces there."""
-    del batch
+  def phase_kimg(self):
+    """kimg trained (from the start) at which the training objective changes, in order; the
+    trainer turns them into steps (TrainConfig.steps) and re-traces the step there."""
     return ()
 
-  def enter_phase(self, step, batch):
-    """Called before training resumes at `step` (see `phase_boundaries`)."""
-    del step, batch
-
-  def train_flops_per_image(self):
-    """Analytic FLOPs (2 x MACs) of one training step per image: forward + 2x backward."""
-    return 2 * 3 * (nets.conv_macs(self.encoder) + nets.conv_macs(self.decoder))
+  def enter_phase(self, phase):
+    """Called before training goes on in `phase`: 0 before the first of `phase_kimg()`, i
+    after the i-th, len(phase_kimg()) the last (the one benchmarks time)."""
+    del phase
 
   # ---- inference, shared by every model and by the export ----------------------------
 
@@ -175,7 +172,7 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
     """One Adam per variable group (TF1 epsilon 1e-8), built on its own variables."""
     groups = self.variable_groups()
     self.group_optimizers = {
-        group: Adam(lr, epsilon=1e-8, name=f'adam_{group}')
+        group: FusedAdam(lr, epsilon=1e-8, name=f'adam_{group}')
         for group, lr in self.learning_rates().items()}
     if self.precision == 'mixed_float16':  # float16 gradients underflow without loss scaling
       self.group_optimizers = {group: keras.optimizers.LossScaleOptimizer(optimizer)
@@ -195,9 +192,7 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
     return list(self.trackers.values())
 
   def _step_seed(self):
-    context = tf.distribute.get_replica_context()
-    replica = context.replica_id_in_sync_group if context else 0
-    first = tf.cast(self.seed, tf.int64) * 1024 + tf.cast(replica, tf.int64)
+    first = tf.cast(self.seed, tf.int64) * 1024 + tf.cast(distribute.replica_id(), tf.int64)
     return tf.stack([first, tf.cast(self.step, tf.int64)])
 
   def train_step(self, data):
@@ -214,7 +209,7 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
                                                          from_logits=True))
       # Keras sums gradients over replicas, so each replica's loss is scaled down;
       # `scale_loss` multiplies by the dynamic loss scale under mixed_float16 (else 1).
-      scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+      scale = 1.0 / distribute.replicas_in_sync()
       scaled = {group: self.group_optimizers[group].scale_loss(loss * scale)
                 for group, loss in losses.items()}
     # Groups without a loss in this step (e.g. a frozen module) are left alone.

@@ -7,7 +7,6 @@ Berthelot et al., ICLR 2019, section 4 and appendix B
 
 import tensorflow as tf
 
-from acai_tf import nets
 from acai_tf.models.base import AutoEncoder, StepOutput, mse
 from acai_tf.models.denoising_config import DenoisingConfig
 
@@ -20,6 +19,3 @@ class Denoising(AutoEncoder):
     loss_ae = mse(x, self.decoder(self.encoder(noisy, training=True), training=True))
     clean = self.encoder(x, training=False)  # what encode() returns; only the probe reads it
     return StepOutput({'ae': loss_ae}, {'loss_ae': loss_ae}, clean)
-
-  def train_flops_per_image(self):
-    return super().train_flops_per_image() + 2 * nets.conv_macs(self.encoder)

@@ -72,7 +72,3 @@ class VAE(AutoEncoder):
 
   def probe_features(self, x):
     return self.encoder(x, training=False)
-
-  def train_flops_per_image(self):
-    # two d_z x d_z dense layers, forward and backward
-    return super().train_flops_per_image() + 2 * 3 * 2 * math.prod(self.latent_shape) ** 2

@@ -35,7 +35,7 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf import nets
+from acai_tf import distribute
 from acai_tf.models.base import AutoEncoder, StepOutput, mse
 from acai_tf.models.vqvae_config import VQVAEConfig
 
@@ -121,9 +121,7 @@ class VQVAE(AutoEncoder):
     entries = self.codebook.shape[0]
     assigned_count = tf.math.unsorted_segment_sum(tf.ones_like(index, tf.float32), index, entries)
     assigned_sum = tf.math.unsorted_segment_sum(tf.stop_gradient(vectors), index, entries)
-    context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-      assigned_count, assigned_sum = context.all_reduce('sum', [assigned_count, assigned_sum])
+    assigned_count, assigned_sum = distribute.sum_over_replicas(assigned_count, assigned_sum)
     new = ema_update(self.ema_count, self.ema_sums, assigned_count, assigned_sum,
                      self.config.decay, self.config.epsilon)
     logs = {'loss_ae': loss_ae, 'vqvae_loss': vq_loss,
@@ -142,11 +140,3 @@ class VQVAE(AutoEncoder):
 
   def probe_features(self, x):
     return self.bottleneck(self.encode(x))[0]
-
-  def train_flops_per_image(self):
-    size, c = math.prod(self.latent_shape), self.config
-    dense = (size * size * c.num_latents + size * c.num_latents * c.filter_size
-             + c.filter_size * size)
-    search = c.num_latents * (1 << c.z_log_size) * size  # forward only
-    return (2 * 3 * (nets.conv_macs(self.encoder) + nets.conv_macs(self.decoder) + dense)
-            + 2 * search)
