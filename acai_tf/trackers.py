@@ -156,12 +156,12 @@ class WandB:
     if not run_id:
       run_id = uuid.uuid4().hex
       _store_id(run_dir, 'wandb', run_id)
-    # Without WANDB_MODE: online if an API key is set up (no prompt), else offline.
-    online = os.environ.get('WANDB_MODE') or wandb.login(prompt=False, verify=False)
+    # WANDB_MODE decides if set; else online if an API key is set up (looked up, no prompt).
+    decided = os.environ.get('WANDB_MODE') or wandb.login(prompt=False, verify=False)
     self.run = wandb.init(
         project=os.environ.get('WANDB_PROJECT', PROJECT), dir=run_dir, id=run_id,
         resume='allow', name=os.path.basename(run_dir), group=config.dataset,
-        mode=None if online else 'offline',
+        mode=None if decided else 'offline',
         reinit='create_new',  # this run only: another one in the process is left alone
         settings=wandb.Settings(console='off'))  # the program's output stays its own
 

@@ -15,9 +15,18 @@ from acai_tf import config, rundir, trackers
 from helpers import TINY_FLAGS, run_program, tiny_train
 
 GRIDS = ('reconstruction', 'lerp', 'slerp', 'samples')  # what every report draws
-OFFLINE = {'WANDB_MODE': 'offline', 'WANDB_SILENT': 'true', 'WANDB_ERROR_REPORTING': 'false'}
+# No network: W&B offline and without error reports, MLflow without telemetry.
+OFFLINE = {'WANDB_MODE': 'offline', 'WANDB_SILENT': 'true', 'WANDB_ERROR_REPORTING': 'false',
+           'MLFLOW_DISABLE_TELEMETRY': 'true'}
 KILLED_AT = 32  # the second report: logged to the trackers, then the process dies
 TOTAL_KIMG = 0.375  # three 16-step reports at batch 8
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+  for name, value in OFFLINE.items():
+    monkeypatch.setenv(name, value)
+  monkeypatch.setenv('MLFLOW_ALLOW_FILE_STORE', 'true')  # MLflow 3 reads a file store only so
 
 
 @pytest.fixture(scope='module')
@@ -36,9 +45,9 @@ def tracked(tmp_path_factory):
   with pytest.MonkeyPatch.context() as patch:
     for name, value in OFFLINE.items():
       patch.setenv(name, value)
-    patch.delenv('MLFLOW_TRACKING_URI', raising=False)
-    patch.delenv('MLFLOW_EXPERIMENT_NAME', raising=False)
-    patch.delenv('WANDB_PROJECT', raising=False)
+    for name in ('MLFLOW_TRACKING_URI', 'MLFLOW_ALLOW_FILE_STORE', 'MLFLOW_EXPERIMENT_NAME',
+                 'WANDB_PROJECT'):  # the trackers' own defaults
+      patch.delenv(name, raising=False)
     patch.setattr(rundir, 'append_metrics', killed)
     with pytest.raises(SystemExit):
       tiny_train(train_dir, total_kimg=TOTAL_KIMG, log_to='tensorboard,mlflow,wandb')
@@ -63,11 +72,11 @@ def assert_same(found, report, names):
 
 def mlflow_client(run_dir):
   from mlflow import MlflowClient
-  os.environ.setdefault('MLFLOW_ALLOW_FILE_STORE', 'true')
   train_dir = os.path.dirname(os.path.dirname(run_dir))
   return MlflowClient(pathlib.Path(train_dir, trackers.MLFLOW_STORE).as_uri())
 
 
+@pytest.mark.slow  # two tiny trainings, the first killed
 def test_mlflow_run_holds_every_report_once_the_settings_and_the_grids(tracked, tmp_path):
   client = mlflow_client(tracked)
   (experiment,) = [e for e in client.search_experiments() if e.name == trackers.PROJECT]
@@ -157,6 +166,7 @@ def read_wandb(folder):
   return rows, settings
 
 
+@pytest.mark.slow
 def test_wandb_offline_runs_hold_the_reports_the_settings_and_the_grids(tracked):
   folders = sorted(glob.glob(os.path.join(tracked, 'wandb', 'offline-run-*')))  # by start time
   wandb_id = run_ids(tracked)['wandb']
@@ -180,6 +190,7 @@ def test_wandb_offline_runs_hold_the_reports_the_settings_and_the_grids(tracked)
                  for folder in folders), grid
 
 
+@pytest.mark.slow
 def test_both_trackers_got_the_same_image_grids(tracked, tmp_path):
   client = mlflow_client(tracked)
   step = 16
@@ -209,8 +220,6 @@ def test_log_to_names_trackers_and_rejects_others(tmp_path):
 @pytest.mark.parametrize('library', ['mlflow', 'wandb'])
 def test_a_missing_tracker_library_is_one_line_naming_its_extra(tmp_path, monkeypatch, library):
   monkeypatch.setitem(sys.modules, library, None)  # what `import` meets when it is not installed
-  for name, value in OFFLINE.items():
-    monkeypatch.setenv(name, value)
   code, stderr = run_program('acai_tf.train', *TINY_FLAGS, f'--train_dir={tmp_path}',
                              f'--log_to=tensorboard,{library}')
   assert code == 2
