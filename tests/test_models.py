@@ -111,7 +111,9 @@ class TestConformance:
     model.compile()
     data = batch()
     fit_steps(model, data, 1)
-    path = export.save(model, str(tmp_path), {'step': 1})
+    record = {'model': name, 'dataset': 'lines32', 'step': 1, 'kimg': 8 / 1024,
+              'image_shape': [32, 32, 1]}  # what a training run's export records
+    path = export.save(model, str(tmp_path), record)
     module, meta = export.load(path)
     x = data[0]
     z = model.encode(x)
@@ -119,7 +121,7 @@ class TestConformance:
     np.testing.assert_allclose(module.decode(z), model.decode(z), atol=1e-5)
     np.testing.assert_allclose(module.interpolate(z, z[::-1], tf.fill([8], 0.3)),
                                model.interpolate(z, z[::-1], tf.fill([8], 0.3)), atol=1e-5)
-    assert meta['step'] == 1 and os.path.realpath(tmp_path / 'export') == path
+    assert meta == record and os.path.realpath(tmp_path / 'export') == path
 
   def test_checkpoint_resume_continues_identically(self, name, tmp_path):
     """Train 3 steps straight, or 2 steps, checkpoint, restore into a new model, 1 more."""
