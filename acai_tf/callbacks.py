@@ -6,6 +6,7 @@ anywhere in between resumes from the previous checkpoint and makes that report a
 report or export is ever lost and none is written twice.
 """
 
+import contextlib
 import math
 import signal
 import threading
@@ -82,15 +83,13 @@ class Reporter(keras.callbacks.Callback):
       self.stopped = True
       self.model.stop_training = True
     if (save or stop) and not self.is_report(step):  # a report step saves after its report
-      self.run.save_checkpoint()
+      with self.closing_on_failure():
+        self.run.save_checkpoint()
       self.last_checkpoint = time.monotonic()
 
   def on_epoch_end(self, epoch, logs=None):
-    try:
+    with self.closing_on_failure():
       self._end_epoch(logs)
-    except BaseException:
-      self.close('FAILED')  # diverged, disk full, killed: the trackers' runs say so
-      raise
 
   def on_train_end(self, logs=None):
     if self.stopped or self.run.model.steps_done() >= self.total:
@@ -100,6 +99,15 @@ class Reporter(keras.callbacks.Callback):
     for sink in self.sinks:
       sink.close(status)
     self.sinks = []
+
+  @contextlib.contextmanager
+  def closing_on_failure(self):
+    """A failure inside (diverged, disk full, killed) closes the trackers' runs as FAILED."""
+    try:
+      yield
+    except BaseException:
+      self.close('FAILED')
+      raise
 
   def _end_epoch(self, logs):
     run = self.run

@@ -31,8 +31,8 @@ def _library(name):
   try:
     return importlib.import_module(name)
   except ImportError:
-    raise UsageError(f'--log_to={name} needs the {name} package: pip install -e ".[{name}]"'
-                     ) from None
+    message = f'--log_to={name} needs the {name} package: pip install -e ".[{name}]"'
+    raise UsageError(message) from None
 
 
 def _stored_id(run_dir, name):

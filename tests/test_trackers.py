@@ -151,9 +151,9 @@ def _items(items):
 
 
 def read_wandb(folder):
-  """(history rows by step, config) of one offline-run folder."""
+  """(history rows by step, config, exit code) of one offline-run folder."""
   (path,) = glob.glob(os.path.join(folder, 'run-*.wandb'))
-  rows, settings = {}, {}
+  rows, settings, exit_code = {}, {}, None
   for record in wandb_records(path):
     kind = record.WhichOneof('record_type')
     if kind == 'history':
@@ -163,7 +163,9 @@ def read_wandb(folder):
       settings.update(_items(record.run.config.update))
     elif kind == 'config':
       settings.update(_items(record.config.update))
-  return rows, settings
+    elif kind == 'exit':
+      exit_code = record.exit.exit_code
+  return rows, settings, exit_code
 
 
 @pytest.mark.slow
@@ -171,14 +173,16 @@ def test_wandb_offline_runs_hold_the_reports_the_settings_and_the_grids(tracked)
   folders = sorted(glob.glob(os.path.join(tracked, 'wandb', 'offline-run-*')))  # by start time
   wandb_id = run_ids(tracked)['wandb']
   assert len(folders) == 2 and all(f.endswith(f'-{wandb_id}') for f in folders)  # a process each
-  rows = {}
+  rows, exit_codes = {}, []
   for folder in folders:  # `wandb sync` uploads them in this order: a later row wins
-    found, settings = read_wandb(folder)
+    found, settings, exit_code = read_wandb(folder)
     rows.update(found)
+    exit_codes.append(exit_code)
     with open(os.path.join(tracked, rundir.CONFIG_FILE)) as f:
       assert {k: settings[k] for k in ('model', 'model_config', 'train_config')} == {
           k: v for k, v in json.load(f).items() if k != 'format'}
 
+  assert exit_codes == [1, 0]  # killed in a report (the trackers closed as failed), then done
   reports = rundir.read_metrics(tracked)
   assert sorted(rows) == [r['step'] for r in reports]
   for report in reports:
