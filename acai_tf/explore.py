@@ -16,7 +16,8 @@ import numpy as np
 from absl import flags
 from PIL import Image
 
-from acai_tf import cli, images
+from acai_tf import cli, images, interpolate
+from acai_tf.interpolate import labels_panel
 from acai_tf.errors import UsageError
 from acai_tf.metrics.interpolation import interpolation_alphas
 
@@ -81,7 +82,6 @@ def view(loaded, pair, alpha, path='lerp', steps=8):
     (one uint8 [H, W, C] decode at alpha per export, the strip: uint8 [exports * H, width, C],
     one labelled row of `steps` frames per export, as `acai_tf.interpolate` writes it).
   """
-  from acai_tf.interpolate import labels_panel  # TensorFlow's module: cli.run started it
   alphas = np.concatenate([[alpha], interpolation_alphas(steps)])
   rows = images.to_uint8(np.stack([decodes(m, pair, alphas, path) for m, _ in loaded]))
   panel = labels_panel([label(meta) for _, meta in loaded], rows.shape[2], rows.shape[4])
@@ -193,7 +193,6 @@ def load(paths):
 
 
 def main(argv):
-  from acai_tf import interpolate  # TensorFlow's modules: cli.run started it
   if len(argv) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}; upload images in the page.')
   try:

@@ -15,15 +15,12 @@ import os
 
 import numpy as np
 
-from acai_tf import cli  # first: quiets TensorFlow's start-up lines
-
 from absl import flags
 from PIL import Image, ImageDraw, ImageFont
 
-from acai_tf import export, images
+from acai_tf import cli, images
 from acai_tf.data import get_dataset
 from acai_tf.errors import UsageError
-from acai_tf.export import numpy_endpoint as batched
 from acai_tf.metrics.interpolation import interpolation_alphas
 from data_prep.own import fit
 
@@ -80,6 +77,7 @@ def pair_from_test(dataset, spec, data_dir=None):
 def frames(module, pair, steps=STEPS, path='lerp'):
   """Decoded images [steps, H, W, C] in [-1, 1] of a loaded export, from pair[0] (alpha 0) to
   pair[1] (alpha 1)."""
+  from acai_tf.export import numpy_endpoint as batched  # TensorFlow's: cli.run started it
   z = batched(module.encode)(pair)
   z1, z2 = np.repeat(z[:1], steps, 0), np.repeat(z[1:], steps, 0)
   alphas = interpolation_alphas(steps).astype(np.float32)
@@ -121,6 +119,7 @@ def main(argv):
   kind = os.path.splitext(FLAGS.out)[1].lower()
   if kind not in FORMATS:
     raise UsageError(f'--out={FLAGS.out}: end it in .png (a strip) or .gif (an animation).')
+  from acai_tf import export  # TensorFlow's: cli.run started it
   loaded = [export.load(path) for path in FLAGS.export]
   shape = tuple(loaded[0][1]['image_shape'])
   for path, (_, meta) in zip(FLAGS.export, loaded):

@@ -23,12 +23,13 @@ import keras
 import numpy as np
 
 from acai_tf import autotune, conv_layers, distribute, export, models, rundir, schema
-from acai_tf.callbacks import Progress, Reporter, StopSignals
+from acai_tf.callbacks import Progress, Reporter
 from acai_tf.checkpoints import Checkpoints, nonfinite, step_of
 from acai_tf.config import STEPS_PER_EXECUTION, TrainConfig  # noqa: F401 (the trainer's API)
 from acai_tf.data import get_dataset
 from acai_tf.errors import DivergedError, Interrupted, StorageError, UsageError
 from acai_tf.schedule import execution_size, segments
+from acai_tf.signals import StopSignals
 
 model_config = models.model_config  # the trainer's API too (notebooks, runs/ship.py)
 
@@ -246,6 +247,7 @@ def _train(run, signals, log):
       reporter.stopped = True
       if model.steps_done() > step:  # stopped at a phase boundary, between two reports
         run.save_checkpoint()
+      reporter.close('KILLED')  # no fit ran to end it: the trackers' runs end here
       break
     model.enter_phase(bisect.bisect_right(boundaries, model.steps_done()))
     model.set_steps_per_execution(execution_size(steps, config.steps_per_execution))

@@ -27,7 +27,8 @@ import tensorflow as tf
 from acai_tf import export, pretrained, rundir, schema, trainer
 from acai_tf.config import TrainConfig
 
-DERIVED = ('train_dir', 'data_dir', 'dataset', 'total_kimg')  # the machine's, or given above
+# Not in the command's tail: the machine's folders, what it names first, where reports go.
+DERIVED = ('train_dir', 'data_dir', 'dataset', 'total_kimg', 'log_to')
 MACHINE = ('train_dir', 'data_dir')  # folders of the machine that trained it: not shipped
 REPO = os.path.dirname(os.path.dirname(pretrained.HERE))
 NOISE_IMAGES = 16  # the fingerprint's batch

@@ -105,7 +105,8 @@ def test_data_prep_fails_on_missing_raw_files_without_tensorflow(tmp_path):
 
 
 @pytest.mark.parametrize('program', ['acai_tf.train', 'acai_tf.bench', 'acai_tf.eval.lines',
-                                     'acai_tf.eval.probe', 'acai_tf.eval.cluster'])
+                                     'acai_tf.eval.probe', 'acai_tf.eval.cluster',
+                                     'acai_tf.interpolate', 'acai_tf.explore'])
 def test_programs_that_run_tensorflow_parse_their_flags_first(program):
   out, err, status = run(program, '--helpshort')  # absl prints the flags and exits with 1
   assert status == {'code': 1, 'tensorflow': False, 'keras': False, 'onednn': None}, err
