@@ -142,10 +142,10 @@ CIFAR_ARCHIVES = ('cifar-10-python.tar.gz', 'cifar-10-matlab.tar.gz')
 PICKLE_GLOBALS = {
     ('numpy', 'ndarray'): np.ndarray,
     ('numpy', 'dtype'): np.dtype,
-    ('numpy.core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # noqa: SLF001
-    ('numpy._core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # noqa: SLF001
-    ('numpy.core.numeric', '_frombuffer'): _numeric._frombuffer,  # noqa: SLF001 - protocol 5
-    ('numpy._core.numeric', '_frombuffer'): _numeric._frombuffer,  # noqa: SLF001
+    ('numpy.core.multiarray', '_reconstruct'): _multiarray._reconstruct,
+    ('numpy._core.multiarray', '_reconstruct'): _multiarray._reconstruct,
+    ('numpy.core.numeric', '_frombuffer'): _numeric._frombuffer,
+    ('numpy._core.numeric', '_frombuffer'): _numeric._frombuffer,
 }
 
 
@@ -174,7 +174,7 @@ def _unpickle_batch(raw, where):
     return _BatchUnpickler(raw, where).load()
   except RawDataError:
     raise
-  except Exception as e:  # noqa: BLE001 - a damaged pickle raises about any type
+  except Exception as e:
     raise RawDataError(f'{where} is not a pickled CIFAR-10 batch ({type(e).__name__}: {e})'
                        ) from None
 
@@ -213,7 +213,7 @@ def _read_batch(raw, where):
     from scipy.io import loadmat
     try:
       batch = loadmat(io.BytesIO(raw))
-    except Exception as e:  # noqa: BLE001 - scipy raises several types for non-.mat input
+    except Exception as e:
       raise RawDataError(f'{where} is not a readable MATLAB file ({type(e).__name__}: {e})'
                          ) from None
     return _batch_arrays({k: v for k, v in batch.items() if not k.startswith('__')}, where)

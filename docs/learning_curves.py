@@ -19,9 +19,9 @@ import matplotlib
 import numpy as np
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from acai_tf import report  # noqa: E402
+from acai_tf import report
 
 # (dataset, metric, scale, title, y scale, y limits): Smoothness is cut at 1 (early reports of
 # a model that has not learnt lines reach 40).

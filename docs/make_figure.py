@@ -13,12 +13,12 @@ import os
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
 
-from acai_tf import images  # noqa: E402
-from acai_tf.line_renderer import draw_lines  # noqa: E402
+from acai_tf import images
+from acai_tf.line_renderer import draw_lines
 
 
 def main():

@@ -18,9 +18,9 @@ import os
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from acai_tf import rundir  # noqa: E402
+from acai_tf import rundir
 
 
 def main():

@@ -141,7 +141,7 @@ def run_build(*args):
       code = 0
     except SystemExit as e:
       code = e.code or 0
-    except Exception:  # noqa: BLE001 - uncaught (--debug): as the interpreter reports it
+    except Exception:
       traceback.print_exc()
       code = 1
     finally:

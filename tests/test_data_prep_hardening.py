@@ -75,9 +75,9 @@ def _batch_1_bytes(raw):
   return lambda batch: raw if _is_batch_1(batch) else pickle.dumps(batch)
 
 
-class _Py2Pickler(pickle._Pickler):  # noqa: SLF001 - the pure-Python pickler, to override
+class _Py2Pickler(pickle._Pickler):
   """Protocol 2 as Python 2's cPickle wrote the official batches: every str as BINSTRING."""
-  dispatch = dict(pickle._Pickler.dispatch)  # noqa: SLF001
+  dispatch = dict(pickle._Pickler.dispatch)
 
   def save_binstring(self, obj):
     obj = obj.encode() if isinstance(obj, str) else obj
