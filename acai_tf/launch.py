@@ -20,10 +20,13 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('workers', 2, 'Worker processes to start.')
-flags.DEFINE_string('host', '127.0.0.1', 'Address the workers listen on (this machine).')
-flags.DEFINE_float('grace_seconds', 60, 'After a worker fails, how long the others may take to '
-                   'stop by themselves before they are killed.')
+
+
+def define_flags():
+  flags.DEFINE_integer('workers', 2, 'Worker processes to start.')
+  flags.DEFINE_string('host', '127.0.0.1', 'Address the workers listen on (this machine).')
+  flags.DEFINE_float('grace_seconds', 60, 'After a worker fails, how long the others may take '
+                     'to stop by themselves before they are killed.')
 
 
 def free_ports(count, host):
@@ -103,4 +106,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

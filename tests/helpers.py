@@ -99,12 +99,12 @@ def run_program(module_name, *args):
   from acai_tf import cli
   module = importlib.import_module(module_name)
   before = set(flags.FLAGS)
-  if not flags.FLAGS.flags_by_module_dict().get(module_name):
-    module.define_flags()
-  flags.FLAGS.unparse_flags()
   stderr, argv = io.StringIO(), [module_name, *args]
   with contextlib.redirect_stderr(stderr), _replaced(sys, 'argv', argv):
     try:
+      if not flags.FLAGS.flags_by_module_dict().get(module_name):
+        module.define_flags()
+      flags.FLAGS.unparse_flags()
       cli.run(module.main)
       code = 0
     except SystemExit as e:
