@@ -55,7 +55,7 @@ class Run:
     self.strategy = strategy or distribute.make_strategy(config.strategy)
     self.chief = distribute.is_chief(self.strategy)
     self.scratch = None if self.chief else tempfile.mkdtemp(prefix='acai_tf-worker-')
-    self.record = {'format': rundir.RECORD_FORMAT, 'model': model_name,
+    self.record = {'format': schema.RECORD_FORMAT, 'model': model_name,
                    'model_config': model_config.to_dict(),
                    'train_config': dataclasses.asdict(config)}
     self.lock = None
