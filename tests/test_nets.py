@@ -3,10 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from acai_tf import autotune, conv_layers, nets
-from acai_tf.models import MODELS
+from acai_tf import conv_layers, nets
 
 
 @pytest.mark.parametrize('scales,latent_width', [(4, 2), (3, 4), (1, 16)])
@@ -90,105 +88,3 @@ def test_lines32_networks_macs_on_image_pixels():
   # 991_232 + 495_616 + 1_083_392 + 541_696 + 2_262_016 + 141_376.
   assert nets.conv_macs(nets.encoder((32, 32, 1), 4, 16, 16), padding_taps=False) == 13_811_712
   assert nets.conv_macs(nets.decoder((2, 2, 16), 4, 16, 1), padding_taps=False) == 7_039_040
-
-
-# ---- which layers networks get: fast (CPU) or plain (Keras) --------------------------------
-
-@pytest.fixture
-def conv_paths(monkeypatch):
-  """Lets a test change the process-wide conv paths; restored afterwards."""
-  monkeypatch.setattr(conv_layers, '_conv_paths', conv_layers._conv_paths)
-  return conv_layers.set_conv_paths
-
-
-def _simulate_gpu(monkeypatch):
-  listing = tf.config.list_logical_devices
-  monkeypatch.setattr(tf.config, 'list_logical_devices',
-                      lambda kind=None: ['/device:GPU:0'] if kind == 'GPU' else listing(kind))
-
-
-def _fast_layers(model):
-  return [layer for layer in nets._leaf_layers(model)
-          if isinstance(layer, (conv_layers.PathConv2D, conv_layers.OutputLeakyReLU))]
-
-
-def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monkeypatch,
-                                                              tmp_path):
-  monkeypatch.setenv('ACAI_CACHE', str(tmp_path))
-  monkeypatch.setattr(autotune, '_decisions', {})
-  conv_paths('auto')
-  assert not tf.config.list_logical_devices('GPU') and not tf.config.list_logical_devices('TPU')
-  assert conv_layers.resolved_conv_paths() == 'measured'
-  encoder = nets.encoder((32, 32, 1), 4, 4, 4)
-  convs = [l for l in nets._leaf_layers(encoder) if isinstance(l, keras.layers.Conv2D)]
-  timings = autotune.entry()['layers']
-  assert len(timings) == 3  # the shapes a rewrite fits: 1x1 on one channel, two at 2x2 pixels
-  for signature, timing in timings.items():
-    fastest = min(timing['ms'].values())
-    assert timing['ms'][timing['choice']] <= fastest * (1 + autotune.TIE), signature
-  assert sorted(sorted(t['ms']) for t in timings.values()) == [
-      ['conv', 'dense'], ['conv', 'dense'], ['conv', 'pointwise']]
-  chosen = [l.conv_path for l in convs]
-  assert set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
-  assert all(isinstance(l, conv_layers.OutputLeakyReLU) for l in nets._leaf_layers(encoder)
-             if isinstance(l, keras.layers.LeakyReLU))
-  # A second build, in this process or the next, reads the choices instead of timing again.
-  monkeypatch.setattr(autotune, '_decisions', {})
-  monkeypatch.setattr(conv_layers, '_seconds', lambda *a, **k: pytest.fail('timed again'))
-  again = [l.conv_path for l in nets._leaf_layers(nets.encoder((32, 32, 1), 4, 4, 4))
-           if isinstance(l, keras.layers.Conv2D)]
-  assert again == chosen
-
-
-def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(conv_paths, monkeypatch):
-  conv_paths('auto')
-  _simulate_gpu(monkeypatch)
-  assert conv_layers.resolved_conv_paths() == 'plain'
-  model = MODELS['acai'](MODELS['acai'].config_class(depth=4, latent=4, latent_width=2))
-  assert not _fast_layers(model)
-  conv_paths('fast')  # a forced mode wins over the devices
-  assert conv_layers.resolved_conv_paths() == 'fast'
-
-
-@pytest.mark.parametrize('name', ['baseline', 'acai'])
-def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
-  conv_paths('plain')
-  assert conv_layers.resolved_conv_paths() == 'plain'
-  model = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  layers = list(nets._leaf_layers(model.encoder)) + list(nets._leaf_layers(model.decoder))
-  assert not _fast_layers(model) and not any(hasattr(l, 'conv_path') for l in layers)
-  assert sum(type(l) is keras.layers.Conv2D for l in layers) == 21  # 11 encoder + 10 decoder
-  assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
-  conv_paths('fast')
-  fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, conv_layers.PathConv2D)} == {
-      'pointwise', 'dense', 'depthwise', 'conv'}
-
-
-def test_checkpoints_move_between_fast_and_plain_layers(conv_paths, tmp_path):
-  """A run started on a GPU (plain under 'auto') resumes on a CPU (fast), and back."""
-  config = MODELS['acai'].config_class(depth=4, latent=4, latent_width=2)
-  conv_paths('fast')
-  fast = MODELS['acai'](config)
-  conv_paths('plain')
-  plain = MODELS['acai'](config)
-  assert not all(np.array_equal(a, b) for a, b in zip(fast.get_weights(), plain.get_weights()))
-  saved = tf.train.Checkpoint(model=fast).save(str(tmp_path / 'ckpt'))
-  tf.train.Checkpoint(model=plain).restore(saved).assert_existing_objects_matched()
-  assert len(plain.get_weights()) == len(fast.get_weights())
-  for a, b in zip(fast.get_weights(), plain.get_weights()):
-    np.testing.assert_array_equal(a, b)
-
-
-def test_straightforward_is_plain_inside_and_restores_the_setting(conv_paths):
-  conv_paths('fast')
-  with conv_layers.straightforward():
-    assert conv_layers.resolved_conv_paths() == 'plain'
-    assert not _fast_layers(nets.decoder((2, 2, 4), 2, 4, 1))
-  assert conv_layers.resolved_conv_paths() == 'fast'
-
-
-def test_unknown_conv_paths_are_refused(conv_paths):
-  with pytest.raises(ValueError, match='auto, fast, plain'):
-    conv_paths('gpu')
-  assert conv_layers.CONV_PATHS == ('auto', 'fast', 'plain')

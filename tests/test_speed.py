@@ -1,4 +1,5 @@
-"""Speed work keeps the maths: fused calls equal the straightforward step; precision and bench."""
+"""Speed work keeps the maths: mixed precision, the bench and its FLOP counts, fused Adam and
+steps per execution (the conv paths: tests/test_conv_paths.py)."""
 
 import dataclasses
 import json
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import conv_layers, errors, nets, rundir, schedule, throughput, trainer
+from acai_tf import conv_layers, errors, rundir, schedule, throughput, trainer
 from acai_tf.data import get_dataset
 from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI
@@ -190,106 +191,6 @@ def test_fused_adam_equals_keras_adam():
   for a, b in zip(fused.variables, reference.variables):  # iterations, m, v
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
   assert int(fused.iterations) == 5
-
-
-# ---- fast conv paths and LeakyReLU (acai_tf.nets) against plain Keras layers ---------------
-
-PATH_CASES = [
-    ((32, 32, 1), 16, 1, 'pointwise'),  # the encoder's first layer
-    ((2, 2, 8), 12, 3, 'dense'),        # bottleneck layers
-    ((1, 1, 8), 6, 3, 'dense'),         # latent_width=1
-    ((1, 4, 5), 3, 3, 'dense'),
-    ((2, 2, 3), 4, 2, 'dense'),         # an even kernel: TensorFlow pads it after the image
-    ((8, 8, 6), 1, 3, 'depthwise'),     # the decoder's last layer
-    ((4, 4, 6), 5, 3, 'conv'),
-]
-
-
-def test_the_autotuner_chooses_only_among_paths_checked_here():
-  """Every path `conv_layers.layer_path` may pick is one PATH_CASES checks against Keras' layer."""
-  assert {case[-1] for case in PATH_CASES} | {'keras'} == set(conv_layers.LAYER_PATHS)
-  for shape, filters, kernel, path in PATH_CASES:
-    assert conv_layers.layer_paths((None, *shape), filters, (kernel, kernel))[-1] == path
-
-
-@pytest.mark.parametrize('shape, filters, kernel, path', PATH_CASES)
-def test_each_fast_conv_path_equals_keras_conv2d(shape, filters, kernel, path):
-  rng = np.random.default_rng(1)
-  fast = conv_layers.PathConv2D(filters, kernel, padding='same', bias_initializer='random_normal',
-                            conv_path=path)
-  plain = keras.layers.Conv2D(filters, kernel, padding='same')
-  x = tf.constant(rng.normal(size=(5, *shape)).astype('float32'))
-  fast(x), plain(x)
-  assert path in conv_layers.layer_paths((None, *shape), filters, (kernel, kernel))
-  plain.set_weights(fast.get_weights())
-  upstream = tf.constant(rng.normal(size=(5, *shape[:2], filters)).astype('float32'))
-  results = []
-  for layer in (fast, plain):
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      y = layer(x)
-      loss = tf.reduce_sum(y * upstream)
-    results.append([y, *tape.gradient(loss, [x, layer.kernel, layer.bias])])
-  for a, b in zip(*results):
-    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5,
-                               atol=1e-5 * float(tf.reduce_max(tf.abs(b))))
-
-
-def test_leaky_relu_gradient_from_its_output_equals_keras():
-  x = tf.constant([[-2.0, -0.5, 0.0, 0.3, 4.0]])
-  grads = []
-  for layer in (conv_layers.OutputLeakyReLU(conv_layers.LEAK),
-                keras.layers.LeakyReLU(conv_layers.LEAK)):
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      y = layer(x)
-      loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0]]))
-    grads.append((y, tape.gradient(loss, x)))
-  for a, b in zip(*grads):
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-@pytest.mark.parametrize('name', sorted(MODELS))
-def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradients(
-    name, monkeypatch):
-  """The whole step: same losses and gradients as the same model built from plain Keras layers."""
-  monkeypatch.setattr(conv_layers, '_conv_paths', 'fast')
-  cls = MODELS[name]
-  config = cls.config_class(depth=4, latent=4, latent_width=2)  # reaches every fast path
-  fast = cls(config)
-  with conv_layers.straightforward():
-    plain = cls(config)
-  plain.set_weights(fast.get_weights())
-  paths = {getattr(l, 'conv_path', 'keras') for l in nets._leaf_layers(fast)}
-  assert {'pointwise', 'dense', 'depthwise', 'conv'} <= paths
-  assert not any(isinstance(l, conv_layers.PathConv2D) for l in nets._leaf_layers(plain))
-  x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype('float32'))
-  seed = tf.constant([3, 7], tf.int64)
-  results = []
-  for model in (fast, plain):
-    groups = model.variable_groups()
-    with tf.GradientTape(persistent=True) as tape:
-      losses = model.compute_losses(x, seed).losses
-    results.append({g: (float(loss), tape.gradient(loss, groups[g])) for g, loss in losses.items()})
-  assert results[0].keys() == results[1].keys()
-  for group, (loss, grads) in results[0].items():
-    plain_loss, plain_grads = results[1][group]
-    assert loss == pytest.approx(plain_loss, rel=1e-5), group
-    # Float32 rounding differs with the summation order; measure it against the group's scale.
-    scale = max(float(tf.reduce_max(tf.abs(g))) for g in plain_grads if g is not None)
-    assert scale > 0
-    for a, b in zip(grads, plain_grads):
-      assert (a is None) == (b is None)
-      if a is not None:
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4 * scale)
-
-
-def test_fast_paths_run_in_half_precision():
-  for precision in ('mixed_float16', 'mixed_bfloat16'):
-    model = ACAI(ACAIConfig(depth=4, latent=4, latent_width=2), precision=precision)
-    x = tf.zeros([2, 32, 32, 1])
-    assert model.decode(model.encode(x)).dtype == tf.float32
-    assert np.isfinite(model.critic(x).numpy()).all()
 
 
 # ---- steps per execution --------------------------------------------------------------------
