@@ -16,9 +16,10 @@ ignored with a one-line warning and rewritten.
    paper's lines32 autoencoder, one per setting (about 15 s, once);
    TF_ENABLE_ONEDNN_OPTS is then set to the faster. TF_ENABLE_ONEDNN_OPTS set by
    the user, or `--onednn=on|off` (acai_tf.cli.run passes it), forces it.
-2. Per convolution shape, which of the equivalent layer paths of `acai_tf.nets`
-   runs its forward and backward pass fastest (`fastest`, called when a
-   network is built with conv paths 'auto'; a fraction of a second per shape).
+2. Per convolution shape, which of the equivalent layer paths of `acai_tf.conv_layers`
+   runs its forward and backward pass fastest (`fastest`, called by
+   `conv_layers.choose` at start-up under conv paths 'auto', before the networks
+   are built; a fraction of a second per shape).
 
 TensorFlow-free: it decides before TensorFlow starts. `python -m acai_tf.tuning` prints this
 machine's key and its cache entry, `--retune` forgets the entry, and `--probe` is the child

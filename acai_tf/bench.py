@@ -27,17 +27,17 @@ def define_flags():
 
 
 def main(argv):
-  from acai_tf import conv_layers, throughput  # TensorFlow's modules: cli.run started it
+  from acai_tf import throughput  # TensorFlow's modules: cli.run started it
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if min(FLAGS.warmup, FLAGS.steps, FLAGS.windows, FLAGS.batch, FLAGS.steps_per_execution) < 1:
     raise app.UsageError('--warmup, --steps, --windows, --batch and --steps_per_execution must '
                          'be >= 1.')
-  conv_layers.set_conv_paths(FLAGS.conv_paths)
   model_config = cli.model_config_from_flags(FLAGS.model, FLAGS.dataset, FLAGS.data_dir)
   result = throughput.benchmark(FLAGS.model, model_config, FLAGS.dataset, FLAGS.batch, FLAGS.xla,
                                 FLAGS.precision, FLAGS.warmup, FLAGS.steps, FLAGS.windows,
-                                FLAGS.data_dir, FLAGS.steps_per_execution)
+                                FLAGS.data_dir, FLAGS.steps_per_execution,
+                                conv_paths=FLAGS.conv_paths)
   print(json.dumps(result), flush=True)
 
 

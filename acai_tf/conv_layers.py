@@ -4,17 +4,19 @@ Each convolution (with its leaky ReLU) can run one of several equivalent layer
 paths (`LAYER_PATHS`: same variables, values and gradients up to float
 rounding): 'keras', Keras' own layers, 'conv', the same convolution with a
 leaky ReLU differentiated from its output, or rewrites of the convolution for
-some shapes (see `PathConv2D`). `set_conv_paths` chooses: 'plain' (Keras' layers),
-'fast' (every rewrite that applies) or 'auto' (the default): on a CPU, 'conv'
-or the rewrite, whichever `acai_tf.autotune` timed faster for the layer's shape
-on this machine; with a GPU or TPU visible, Keras' layers.
+some shapes (see `PathConv2D`). A `ConvPaths`, handed to the network builders
+of acai_tf.nets, says which path each layer takes: 'plain' (Keras' layers, the
+default), 'fast' (every rewrite that applies) or 'measured' (per layer shape,
+'conv' or the rewrite, whichever `acai_tf.autotune` timed faster on this
+machine). `choose()` makes it once at start-up from a program's --conv_paths;
+building a network never times anything.
 
 All convolutions are 'same'-padded with zero bias and an untruncated normal
 kernel of std 1/sqrt((1 + 0.2^2) * fan_in) (He init for leaky ReLU 0.2), as
 the original's.
 """
 
-import contextlib
+import dataclasses
 import functools
 import os
 import time
@@ -28,51 +30,100 @@ from acai_tf.config import CONV_PATHS
 
 LEAK = 0.2
 LAYER_PATHS = ('keras', 'conv', 'pointwise', 'dense', 'depthwise')
+MODES = ('plain', 'fast', 'measured')  # a ConvPaths' modes; choose() resolves 'auto' to one
 TUNE_BATCH = 64  # the batch layer paths are timed at (the paper's)
-_conv_paths = 'auto'  # see `set_conv_paths()`
 
 
-def set_conv_paths(mode):
-  """Chooses the layer paths of every network built afterwards in this process.
+@dataclasses.dataclass(frozen=True)
+class ConvPaths:
+  """Which of LAYER_PATHS each convolution of a network takes (`choose()` makes one).
+
+  Attributes:
+    mode: 'plain' (keras.layers.Conv2D and keras.layers.LeakyReLU), 'fast' (the
+      rewrite of `PathConv2D` that fits each shape, else 'conv') or 'measured'
+      (for each shape a rewrite fits, the path `chosen` gives it; 'conv' elsewhere).
+    chosen: for 'measured', (signature, path) pairs: `signature()` of each layer
+      shape a rewrite fits, and the path timed faster for it.
+  """
+  mode: str = 'plain'
+  chosen: tuple = ()
+
+  def __post_init__(self):
+    if self.mode not in MODES:
+      raise ValueError(f'ConvPaths mode {self.mode!r}; choose one of: {", ".join(MODES)}.')
+    if self.chosen and self.mode != 'measured':
+      raise ValueError(f"only 'measured' conv paths have chosen paths, not {self.mode!r}.")
+
+  def path(self, input_shape, filters, kernel_size, activation=True, dtype='float32'):
+    """The LAYER_PATHS entry of a 'same' stride-1 conv of this shape (and its leaky ReLU).
+
+    Outside 'plain' the leaky ReLU is always the one differentiated from its output:
+    with Keras' own, TensorFlow's graph optimiser (remapper) fails on the training
+    step's graph and fuses none of its convolutions with their bias and activation.
+
+    Raises:
+      ValueError: 'measured', and `choose()` timed no layer of this shape.
+    """
+    if self.mode == 'plain':
+      return 'keras'
+    paths = layer_paths(input_shape, filters, kernel_size)[1:]
+    if self.mode == 'fast' or len(paths) == 1:
+      return paths[-1]
+    key = signature(input_shape, filters, kernel_size, activation, dtype)
+    found = dict(self.chosen).get(key)
+    if found not in paths:
+      raise ValueError(f'no conv path was chosen for {key!r}: build the network with '
+                       'conv_layers.choose(mode, build) given a `build` that makes it.')
+    return found
+
+
+PLAIN = ConvPaths('plain')  # what networks and models built without conv paths get
+
+
+class _Recorder:
+  """Stands in for a ConvPaths in `choose()`'s trial build: notes every layer shape that has
+  a choice to time, and gives it the 'fast' path meanwhile."""
+
+  def __init__(self):
+    self.shapes = {}  # signature -> (candidate paths, what `_seconds` needs besides the path)
+
+  def path(self, input_shape, filters, kernel_size, activation=True, dtype='float32'):
+    paths = layer_paths(input_shape, filters, kernel_size)[1:]
+    if len(paths) > 1:
+      self.shapes[signature(input_shape, filters, kernel_size, activation, dtype)] = (paths, dict(
+          input_shape=tuple(input_shape), filters=filters, kernel_size=tuple(kernel_size),
+          activation=activation, dtype=keras.DTypePolicy(dtype).compute_dtype))
+    return paths[-1]
+
+
+def choose(mode, build):
+  """The ConvPaths of a program's `--conv_paths=mode`, chosen once, at start-up.
+
+  'auto' is 'plain' when TensorFlow sees a logical GPU or TPU device (listing them
+  initialises TensorFlow's runtime, as building any network does), else 'measured':
+  `build(conv_paths)` is called once to find the networks' layer shapes, and each
+  shape a rewrite fits is timed against 'conv' (`acai_tf.autotune.fastest`: a fraction
+  of a second per shape, then cached for this machine). 'fast' and 'plain' call nothing.
 
   Args:
-    mode: 'fast' (every CPU rewrite that applies to a layer's shape), 'plain'
-      (keras.layers.Conv2D and keras.layers.LeakyReLU), or 'auto' (the
-      default): on a CPU the path timed fastest for each layer's shape on this
-      machine (`acai_tf.autotune`, cached), with a GPU or TPU visible 'plain'.
-      Every path computes the same values and gradients with the same variables.
+    mode: one of CONV_PATHS ('auto', 'fast', 'plain').
+    build: `build(conv_paths)` builds the networks the program will use (e.g. its model),
+      passing `conv_paths` to their builders; what it returns is dropped.
 
   Raises:
     ValueError: `mode` is not one of CONV_PATHS.
   """
-  global _conv_paths
   if mode not in CONV_PATHS:
     raise ValueError(f'conv_paths={mode!r}; choose one of: {", ".join(CONV_PATHS)}.')
-  _conv_paths = mode
-
-
-def resolved_conv_paths():
-  """'fast', 'plain' or 'measured': how networks built now choose their layer paths.
-
-  'auto' resolves to 'plain' when TensorFlow sees a logical GPU or TPU device,
-  else to 'measured' (per layer shape, `acai_tf.autotune`). Listing the devices
-  initialises TensorFlow's runtime, as building any network does.
-  """
-  if _conv_paths != 'auto':
-    return _conv_paths
-  accelerators = tf.config.list_logical_devices('GPU') + tf.config.list_logical_devices('TPU')
-  return 'plain' if accelerators else 'measured'
-
-
-@contextlib.contextmanager
-def straightforward():
-  """Networks built inside use plain Keras layers (the reference the tests compare with)."""
-  saved = _conv_paths
-  set_conv_paths('plain')
-  try:
-    yield
-  finally:
-    set_conv_paths(saved)
+  if mode != 'auto':
+    return ConvPaths(mode)
+  if tf.config.list_logical_devices('GPU') + tf.config.list_logical_devices('TPU'):
+    return PLAIN
+  recorder = _Recorder()
+  build(recorder)
+  return ConvPaths('measured', tuple(
+      (key, autotune.fastest(key, paths, functools.partial(_seconds, **shape)))
+      for key, (paths, shape) in sorted(recorder.shapes.items())))
 
 
 def layer_paths(input_shape, filters, kernel_size):
@@ -93,29 +144,12 @@ def layer_paths(input_shape, filters, kernel_size):
   return paths
 
 
-def layer_path(input_shape, filters, kernel_size, activation=True, dtype='float32'):
-  """The path a layer of this shape gets under the current `set_conv_paths` mode.
-
-  'plain' gives 'keras'; 'fast' the rewrite that fits, else 'conv'; 'measured'
-  whichever of those two `acai_tf.autotune` timed faster here. Outside 'plain'
-  the leaky ReLU is always the one differentiated from its output: with Keras'
-  own, TensorFlow's graph optimiser (remapper) fails on the training step's
-  graph and fuses none of its convolutions with their bias and activation.
-  """
-  mode = resolved_conv_paths()
-  if mode == 'plain':
-    return 'keras'
-  paths = layer_paths(input_shape, filters, kernel_size)[1:]
-  if mode == 'fast' or not tf.executing_eagerly():  # nothing can be timed inside a graph
-    return paths[-1]
-  compute = keras.DTypePolicy(dtype).compute_dtype
-  signature = (f'conv {"x".join(map(str, input_shape[1:]))}->{filters} '
-               f'k{"x".join(map(str, kernel_size))} {"leaky" if activation else "linear"} '
-               f'{compute} batch {TUNE_BATCH} onednn '
-               f'{os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}')
-  return autotune.fastest(signature, paths, functools.partial(
-      _seconds, input_shape=input_shape, filters=filters, kernel_size=kernel_size,
-      activation=activation, dtype=compute))
+def signature(input_shape, filters, kernel_size, activation=True, dtype='float32'):
+  """What the timing of a layer shape depends on: the autotune cache's key for it."""
+  return (f'conv {"x".join(map(str, input_shape[1:]))}->{filters} '
+          f'k{"x".join(map(str, kernel_size))} {"leaky" if activation else "linear"} '
+          f'{keras.DTypePolicy(dtype).compute_dtype} batch {TUNE_BATCH} onednn '
+          f'{os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}')
 
 
 def _seconds(path, input_shape, filters, kernel_size, activation, dtype, batch=TUNE_BATCH):
@@ -254,9 +288,9 @@ def _taps(height, width, kh, kw):
   return index
 
 
-def conv(x, filters, kernel, activation=True, dtype='float32'):
-  """A 'same' conv and, if `activation`, a leaky ReLU, through `layer_path()`'s choice."""
-  path = layer_path(x.shape, filters, (kernel, kernel), activation, dtype)
+def conv(x, filters, kernel, activation=True, dtype='float32', conv_paths=PLAIN):
+  """A 'same' conv and, if `activation`, a leaky ReLU, through the path `conv_paths` gives it."""
+  path = conv_paths.path(x.shape, filters, (kernel, kernel), activation, dtype)
   layers = (keras.layers.Conv2D, keras.layers.LeakyReLU) if path == 'keras' else (
       functools.partial(PathConv2D, conv_path=path), OutputLeakyReLU)
   x = layers[0](filters, kernel, padding='same', kernel_initializer=conv_init(),

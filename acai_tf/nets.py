@@ -3,19 +3,23 @@
 `dtype` is a Keras dtype policy: 'float32', or 'mixed_float16' /
 'mixed_bfloat16' to compute in half precision with float32 weights. Every
 network's output is float32 whatever the policy, so losses and metrics are.
-Their layers, and the CPU paths those take, are acai_tf.conv_layers'.
+Their layers are acai_tf.conv_layers'; `conv_paths` (a conv_layers.ConvPaths, chosen at
+start-up by conv_layers.choose) says which CPU path each takes. Without one, every layer is
+Keras' own (conv_layers.PLAIN).
 """
 
 import keras
 
-from acai_tf.conv_layers import conv
+from acai_tf.conv_layers import PLAIN, conv
+
 
 def float32(x):
   """Casts a network's output to float32 (an identity under the float32 policy)."""
   return keras.layers.Activation('linear', dtype='float32', name='float32_output')(x)
 
 
-def encoder(image_shape, scales, depth, latent, name='encoder', dtype='float32'):
+def encoder(image_shape, scales, depth, latent, name='encoder', dtype='float32',
+            conv_paths=PLAIN):
   """Linear 1x1 conv, `scales` x (2 conv3x3 + avg-pool), conv3x3, linear conv3x3.
 
   Args:
@@ -25,36 +29,40 @@ def encoder(image_shape, scales, depth, latent, name='encoder', dtype='float32')
     latent: channels of the output.
     name: model name.
     dtype: Keras dtype policy of the layers (the output is float32 regardless).
+    conv_paths: a conv_layers.ConvPaths: the path each convolution takes.
 
   Returns:
     keras.Model mapping [B, H, W, C] to [B, H >> scales, W >> scales, latent].
   """
   x = inputs = keras.Input(image_shape)
-  x = conv(x, depth, 1, activation=False, dtype=dtype)
+  x = conv(x, depth, 1, activation=False, dtype=dtype, conv_paths=conv_paths)
   for i in range(scales):
-    x = conv(x, depth << i, 3, dtype=dtype)
-    x = conv(x, depth << i, 3, dtype=dtype)
+    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
+    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
     x = keras.layers.AveragePooling2D(2, dtype=dtype)(x)
-  x = conv(x, depth << scales, 3, dtype=dtype)
-  x = conv(x, latent, 3, activation=False, dtype=dtype)
+  x = conv(x, depth << scales, 3, dtype=dtype, conv_paths=conv_paths)
+  x = conv(x, latent, 3, activation=False, dtype=dtype, conv_paths=conv_paths)
   return keras.Model(inputs, float32(x), name=name)
 
 
-def decoder(latent_shape, scales, depth, colors, name='decoder', dtype='float32'):
+def decoder(latent_shape, scales, depth, colors, name='decoder', dtype='float32',
+            conv_paths=PLAIN):
   """`scales` x (2 conv3x3 + nearest 2x upsample), conv3x3, linear conv3x3 to colors."""
   x = inputs = keras.Input(latent_shape)
   for i in reversed(range(scales)):
-    x = conv(x, depth << i, 3, dtype=dtype)
-    x = conv(x, depth << i, 3, dtype=dtype)
+    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
+    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
     x = keras.layers.UpSampling2D(2, interpolation='nearest', dtype=dtype)(x)
-  x = conv(x, depth, 3, dtype=dtype)
-  x = conv(x, colors, 3, activation=False, dtype=dtype)
+  x = conv(x, depth, 3, dtype=dtype, conv_paths=conv_paths)
+  x = conv(x, colors, 3, activation=False, dtype=dtype, conv_paths=conv_paths)
   return keras.Model(inputs, float32(x), name=name)
 
 
-def critic(image_shape, scales, depth, latent, name='critic', dtype='float32'):
+def critic(image_shape, scales, depth, latent, name='critic', dtype='float32',
+           conv_paths=PLAIN):
   """The encoder architecture, its output averaged over H, W, C to one scalar per image."""
-  body = encoder(image_shape, scales, depth, latent, name=name + '_body', dtype=dtype)
+  body = encoder(image_shape, scales, depth, latent, name=name + '_body', dtype=dtype,
+                 conv_paths=conv_paths)
   x = inputs = keras.Input(image_shape)
   x = keras.ops.mean(body(x), axis=(1, 2, 3))
   return keras.Model(inputs, x, name=name)

@@ -169,16 +169,21 @@ def nominal_flops(model_name, model):
 
 def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision='float32',
               warmup=20, window=50, windows=3, data_dir=None,
-              steps_per_execution=trainer.STEPS_PER_EXECUTION, log=print):
+              steps_per_execution=trainer.STEPS_PER_EXECUTION, conv_paths='auto', log=print):
   """Measures one model; returns the dict printed as the last JSON line.
 
-  `warmup` and `window` are in steps, rounded up to whole executions. The
-  networks get the layers of this process's `conv_layers.set_conv_paths` setting.
+  `warmup` and `window` are in steps, rounded up to whole executions. `conv_paths` (one of
+  config.CONV_PATHS) chooses the networks' layer paths before the model is built
+  (conv_layers.choose).
   """
   dataset = get_dataset(dataset_name, data_dir)
   dataset.check()
-  model = MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
-                             precision=precision)
+
+  def make(conv_paths):
+    return MODELS[model_name](model_config, dataset.image_shape, dataset.nclass,
+                              precision=precision, conv_paths=conv_paths)
+
+  model = make(conv_layers.choose(conv_paths, make))
   model.compile(jit_compile=trainer.jit_compile(xla))
   model.enter_phase(len(model.phase_kimg()))  # time the main (last) training phase
   model.set_steps_per_execution(steps_per_execution)
@@ -189,7 +194,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   nominal = nominal_flops(model_name, model)
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
   log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
-      f'{steps_per_execution} steps per execution, conv paths {conv_layers.resolved_conv_paths()}')
+      f'{steps_per_execution} steps per execution, conv paths {model.conv_paths.mode}')
   log(f'  {autotune.cpu_line()}; {autotune.summary()}')
   log(f'  MFLOP per training image: {flops / 1e6:.1f} work done (conv taps on image pixels, '
       f'gradients the step needs), {nominal / 1e6:.1f} nominal (every tap, backward = 2x forward)')
@@ -208,7 +213,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   log(f'  peak resident memory {rss:.0f} MB')
   return {'model': model_name, 'dataset': dataset_name, 'batch': batch, 'xla': xla,
           'precision': precision, 'steps_per_execution': steps_per_execution,
-          'conv_paths': conv_layers.resolved_conv_paths(), 'kernels': autotune.summary(),
+          'conv_paths': model.conv_paths.mode, 'kernels': autotune.summary(),
           'cpu': autotune.cpu_line(), 'train_step_img_s': round(step, 1),
           'pipeline_img_s': round(pipeline, 1),
           'end_to_end_img_s': round(end_to_end, 1),

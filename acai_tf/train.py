@@ -19,7 +19,7 @@ def define_flags():
 
 
 def main(argv):
-  from acai_tf import conv_layers, distribute, trainer  # TensorFlow's modules: cli.run started it
+  from acai_tf import distribute, trainer  # TensorFlow's modules: cli.run started it
   if len(argv) > 1:
     raise cli.app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   config = cli.config_from_flags(TrainConfig)
@@ -27,9 +27,10 @@ def main(argv):
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
   strategy = distribute.make_strategy(config.strategy, tpu=FLAGS.tpu)
-  conv_layers.set_conv_paths(FLAGS.conv_paths)  # after the devices are set up: 'auto' looks at them
+  # The conv paths are chosen when the model is built, after the devices are set up: 'auto'
+  # looks at them.
   trainer.train(FLAGS.model, model_config, config, strategy=strategy,
-                 log=lambda s: print(s, flush=True))
+                 log=lambda s: print(s, flush=True), conv_paths=FLAGS.conv_paths)
 
 
 if __name__ == '__main__':

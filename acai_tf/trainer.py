@@ -44,11 +44,15 @@ class Run:
 
   Under several workers every worker makes a Run; only the chief (`chief`) writes the run
   directory, the others save their checkpoints and exports into a scratch folder they delete.
+  `conv_paths` is the --conv_paths mode; `build` chooses the networks' layer paths from it
+  (conv_layers.choose) and builds the model with them.
   """
 
-  def __init__(self, model_name, model_config, config, strategy=None, log=print):
+  def __init__(self, model_name, model_config, config, strategy=None, log=print,
+               conv_paths='auto'):
     self.model_name, self.model_config, self.config, self.log = (
         model_name, model_config, config, log)
+    self.conv_paths_mode = conv_paths
     self.dataset = get_dataset(config.dataset, config.data_dir)
     self.dir = rundir.run_dir(config.train_dir, config.dataset, model_name, model_config,
                               config.batch, config.seed)
@@ -106,10 +110,16 @@ class Run:
 
   def build(self):
     cls = models.get_model_class(self.model_name)
+
+    def make(conv_paths):
+      return cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,
+                 seed=self.config.seed, precision=self.config.precision, conv_paths=conv_paths)
+
+    # Before seeding: the trial build of 'auto' then leaves the initial weights as they were.
+    conv_paths = conv_layers.choose(self.conv_paths_mode, make)
     keras.utils.set_random_seed(self.config.seed)  # initial weights follow --seed
     with self.strategy.scope():
-      model = cls(self.model_config, self.dataset.image_shape, self.dataset.nclass,
-                  seed=self.config.seed, precision=self.config.precision)
+      model = make(conv_paths)
       model.compile(jit_compile=jit_compile(self.config.xla))
       self.checkpoints = Checkpoints(model, self.dir, self.scratch, self.log)
     self.model = model
@@ -170,7 +180,7 @@ def describe(run, model, log):
   rows = [('model', run.model_name), *run.model_config.to_dict().items(),
           *dataclasses.asdict(run.config).items(),
           ('replicas', run.strategy.num_replicas_in_sync), ('workers', workers[1]),
-          ('conv_paths', conv_layers.resolved_conv_paths()), ('kernels', autotune.summary()),
+          ('conv_paths', model.conv_paths.mode), ('kernels', autotune.summary()),
           ('cpu', autotune.cpu_line())]
   width = max(len(k) for k, _ in rows)
   for key, value in rows:
@@ -179,7 +189,7 @@ def describe(run, model, log):
     log(f'  {net.name:<{width}}  {net.count_params():,} parameters')
 
 
-def train(model_name, model_config, config, strategy=None, log=print):
+def train(model_name, model_config, config, strategy=None, log=print, conv_paths='auto'):
   """Trains (or resumes) one run to `config.total_kimg` and exports it.
 
   Args:
@@ -188,6 +198,8 @@ def train(model_name, model_config, config, strategy=None, log=print):
     config: TrainConfig.
     strategy: optional tf.distribute.Strategy overriding `config.strategy`.
     log: where progress lines go (only the chief worker logs).
+    conv_paths: --conv_paths, one of config.CONV_PATHS: the networks' layer paths, chosen
+      when the model is built (conv_layers.choose).
 
   Returns:
     The Run (its `dir` holds everything; `rundir.read_metrics(run.dir)` the reports).
@@ -198,7 +210,7 @@ def train(model_name, model_config, config, strategy=None, log=print):
     checkpoint was saved).
   """
   with StopSignals() as signals:
-    run = Run(model_name, model_config, config, strategy, log)
+    run = Run(model_name, model_config, config, strategy, log, conv_paths)
     if not run.chief:
       log = run.log = lambda line: None
     try:

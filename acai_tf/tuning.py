@@ -34,9 +34,9 @@ def training_step_rate(seconds, batch=64):
 
   from acai_tf import conv_layers, nets
   from acai_tf.config import IMAGE_SIZE
-  conv_layers.set_conv_paths('fast')  # the same layers either way; per-layer tuning comes later
-  enc = nets.encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16)
-  dec = nets.decoder((2, 2, 16), scales=4, depth=16, colors=1)
+  fast = conv_layers.ConvPaths('fast')  # the same layers either way; per-layer tuning comes later
+  enc = nets.encoder((IMAGE_SIZE, IMAGE_SIZE, 1), scales=4, depth=16, latent=16, conv_paths=fast)
+  dec = nets.decoder((2, 2, 16), scales=4, depth=16, colors=1, conv_paths=fast)
   weights = enc.trainable_variables + dec.trainable_variables
   optimizer = keras.optimizers.Adam(1e-4)
   x = tf.random.stateless_uniform((batch, IMAGE_SIZE, IMAGE_SIZE, 1), (1, 2), -1, 1)

@@ -28,18 +28,24 @@ def main():
   parser.add_argument('--steps', type=int, default=32, help='steps per timed window')
   parser.add_argument('--batch', type=int, default=64)
   parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS,
-                      help='layers of the networks (acai_tf.conv_layers.set_conv_paths)')
+                      help='layers of the networks (acai_tf.conv_layers.choose)')
   args = parser.parse_args()
-  conv_layers.set_conv_paths(args.conv_paths)
   names = args.models.split(',')
   unknown = sorted(set(names) - set(MODELS))
   if unknown:
     parser.error(f'unknown models {unknown}; choose from {", ".join(sorted(MODELS))}')
   dataset = get_dataset('lines32')
   batch = tf.data.Dataset.from_tensors(next(iter(dataset.train(args.batch, seed=0)))).repeat()
+
+  def make(name, conv_paths):
+    return MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass,
+                        conv_paths=conv_paths)
+
+  # One choice for every model, made before any is built: each timed shape is timed once.
+  paths = conv_layers.choose(args.conv_paths, lambda p: [make(name, p) for name in names])
   models = {}
   for name in names:
-    model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass)
+    model = make(name, paths)
     model.compile(jit_compile=False)
     model.enter_phase(len(model.phase_kimg()))  # the main (last) training phase
     model.set_steps_per_execution(STEPS_PER_EXECUTION)
@@ -53,7 +59,7 @@ def main():
           flush=True)
   first = statistics.median(speeds[names[0]])
   print(f'\nMedians over {args.rounds} interleaved rounds (train step, lines32, batch '
-        f'{args.batch}, float32, conv paths {conv_layers.resolved_conv_paths()}):')
+        f'{args.batch}, float32, conv paths {paths.mode}):')
   for name in names:
     median = statistics.median(speeds[name])
     print(f'  {name:<10} {median:7.0f} img/s  {median / first:5.2f}x {names[0]}')

@@ -61,10 +61,13 @@ def main():
   parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS)
   parser.add_argument('--logdir', default=None)
   args = parser.parse_args()
-  conv_layers.set_conv_paths(args.conv_paths)
   dataset = get_dataset(args.dataset)
   config = trainer.model_config(args.model, args.dataset)
-  model = MODELS[args.model](config, dataset.image_shape, dataset.nclass)
+
+  def make(conv_paths):
+    return MODELS[args.model](config, dataset.image_shape, dataset.nclass, conv_paths=conv_paths)
+
+  model = make(conv_layers.choose(args.conv_paths, make))
   model.compile()
   model.enter_phase(len(model.phase_kimg()))  # the main (last) training phase
   model.set_steps_per_execution(trainer.STEPS_PER_EXECUTION)

@@ -1,5 +1,6 @@
 """Convolution paths (acai_tf.conv_layers): every path computes what Keras' layers compute, and
-which layers networks get."""
+which layers networks get: chosen once at start-up (`choose`), handed to the builders, never
+timed while a network is built."""
 
 import keras
 import numpy as np
@@ -11,7 +12,10 @@ from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI
 from acai_tf.models.acai_config import ACAIConfig
 
-# ---- fast conv paths and LeakyReLU (acai_tf.nets) against plain Keras layers ---------------
+FAST = conv_layers.ConvPaths('fast')
+SMALL = dict(depth=4, latent=4, latent_width=2)  # a latent width of 2 reaches every rewrite
+
+# ---- fast conv paths and LeakyReLU (acai_tf.conv_layers) against plain Keras layers --------
 
 PATH_CASES = [
     ((32, 32, 1), 16, 1, 'pointwise'),  # the encoder's first layer
@@ -25,7 +29,7 @@ PATH_CASES = [
 
 
 def test_the_autotuner_chooses_only_among_paths_checked_here():
-  """Every path `conv_layers.layer_path` may pick is one PATH_CASES checks against Keras' layer."""
+  """Every path a ConvPaths may give a layer is one PATH_CASES checks against Keras' layer."""
   assert {case[-1] for case in PATH_CASES} | {'keras'} == set(conv_layers.LAYER_PATHS)
   for shape, filters, kernel, path in PATH_CASES:
     assert conv_layers.layer_paths((None, *shape), filters, (kernel, kernel))[-1] == path
@@ -69,15 +73,12 @@ def test_leaky_relu_gradient_from_its_output_equals_keras():
 
 
 @pytest.mark.parametrize('name', sorted(MODELS))
-def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradients(
-    name, monkeypatch):
+def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradients(name):
   """The whole step: same losses and gradients as the same model built from plain Keras layers."""
-  monkeypatch.setattr(conv_layers, '_conv_paths', 'fast')
   cls = MODELS[name]
-  config = cls.config_class(depth=4, latent=4, latent_width=2)  # reaches every fast path
-  fast = cls(config)
-  with conv_layers.straightforward():
-    plain = cls(config)
+  config = cls.config_class(**SMALL)
+  fast = cls(config, conv_paths=FAST)
+  plain = cls(config, conv_paths=conv_layers.PLAIN)
   plain.set_weights(fast.get_weights())
   paths = {getattr(l, 'conv_path', 'keras') for l in nets._leaf_layers(fast)}
   assert {'pointwise', 'dense', 'depthwise', 'conv'} <= paths
@@ -105,20 +106,13 @@ def test_every_model_with_fast_layers_has_the_straightforward_losses_and_gradien
 
 def test_fast_paths_run_in_half_precision():
   for precision in ('mixed_float16', 'mixed_bfloat16'):
-    model = ACAI(ACAIConfig(depth=4, latent=4, latent_width=2), precision=precision)
+    model = ACAI(ACAIConfig(**SMALL), precision=precision, conv_paths=FAST)
     x = tf.zeros([2, 32, 32, 1])
     assert model.decode(model.encode(x)).dtype == tf.float32
     assert np.isfinite(model.critic(x).numpy()).all()
 
 
-# ---- which layers networks get: fast (CPU) or plain (Keras) --------------------------------
-
-@pytest.fixture
-def conv_paths(monkeypatch):
-  """Lets a test change the process-wide conv paths; restored afterwards."""
-  monkeypatch.setattr(conv_layers, '_conv_paths', conv_layers._conv_paths)
-  return conv_layers.set_conv_paths
-
+# ---- which layers networks get: chosen once at start-up (conv_layers.choose) ----------------
 
 def _simulate_gpu(monkeypatch):
   listing = tf.config.list_logical_devices
@@ -131,15 +125,29 @@ def _fast_layers(model):
           if isinstance(layer, (conv_layers.PathConv2D, conv_layers.OutputLeakyReLU))]
 
 
-def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monkeypatch,
-                                                              tmp_path):
+def _paths(model):
+  return [l.conv_path for l in nets._leaf_layers(model) if isinstance(l, conv_layers.PathConv2D)]
+
+
+def _never(*args, **kwargs):
+  pytest.fail('called')
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch, tmp_path):
+  """An empty autotune cache and no choice made yet in this process."""
   monkeypatch.setenv('ACAI_CACHE', str(tmp_path))
   monkeypatch.setattr(autotune, '_decisions', {})
-  conv_paths('auto')
+
+
+def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(fresh_cache, monkeypatch):
   assert not tf.config.list_logical_devices('GPU') and not tf.config.list_logical_devices('TPU')
-  assert conv_layers.resolved_conv_paths() == 'measured'
-  encoder = nets.encoder((32, 32, 1), 4, 4, 4)
-  convs = [l for l in nets._leaf_layers(encoder) if isinstance(l, keras.layers.Conv2D)]
+
+  def build(conv_paths):
+    return nets.encoder((32, 32, 1), 4, 4, 4, conv_paths=conv_paths)
+
+  paths = conv_layers.choose('auto', build)
+  assert paths.mode == 'measured'
   timings = autotune.entry()['layers']
   assert len(timings) == 3  # the shapes a rewrite fits: 1x1 on one channel, two at 2x2 pixels
   for signature, timing in timings.items():
@@ -147,50 +155,52 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(conv_paths, monke
     assert timing['ms'][timing['choice']] <= fastest * (1 + autotune.TIE), signature
   assert sorted(sorted(t['ms']) for t in timings.values()) == [
       ['conv', 'dense'], ['conv', 'dense'], ['conv', 'pointwise']]
-  chosen = [l.conv_path for l in convs]
-  assert set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
+  assert dict(paths.chosen) == {signature: t['choice'] for signature, t in timings.items()}
+  encoder = build(paths)
+  chosen = _paths(encoder)
+  assert len(chosen) == 11 and set(chosen) - {'conv'} <= {t['choice'] for t in timings.values()}
   assert all(isinstance(l, conv_layers.OutputLeakyReLU) for l in nets._leaf_layers(encoder)
              if isinstance(l, keras.layers.LeakyReLU))
-  # A second build, in this process or the next, reads the choices instead of timing again.
+  # The next start-up, in this process or the next, reads the choices instead of timing again.
   monkeypatch.setattr(autotune, '_decisions', {})
-  monkeypatch.setattr(conv_layers, '_seconds', lambda *a, **k: pytest.fail('timed again'))
-  again = [l.conv_path for l in nets._leaf_layers(nets.encoder((32, 32, 1), 4, 4, 4))
-           if isinstance(l, keras.layers.Conv2D)]
-  assert again == chosen
+  monkeypatch.setattr(conv_layers, '_seconds', _never)
+  assert conv_layers.choose('auto', build) == paths
 
 
-def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(conv_paths, monkeypatch):
-  conv_paths('auto')
+def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(monkeypatch):
   _simulate_gpu(monkeypatch)
-  assert conv_layers.resolved_conv_paths() == 'plain'
-  model = MODELS['acai'](MODELS['acai'].config_class(depth=4, latent=4, latent_width=2))
+  assert conv_layers.choose('auto', _never) == conv_layers.PLAIN  # nothing built or timed
+  model = MODELS['acai'](MODELS['acai'].config_class(**SMALL),
+                         conv_paths=conv_layers.choose('auto', _never))
   assert not _fast_layers(model)
-  conv_paths('fast')  # a forced mode wins over the devices
-  assert conv_layers.resolved_conv_paths() == 'fast'
+  assert conv_layers.choose('fast', _never) == FAST  # a forced mode wins over the devices
+
+
+def test_networks_and_models_built_without_conv_paths_are_plain():
+  assert not _fast_layers(nets.decoder((2, 2, 4), 2, 4, 1))
+  model = MODELS['acai'](MODELS['acai'].config_class(**SMALL))
+  assert model.conv_paths == conv_layers.PLAIN and not _fast_layers(model)
 
 
 @pytest.mark.parametrize('name', ['baseline', 'acai'])
-def test_forced_plain_conv_paths_build_only_keras_layers(conv_paths, name):
-  conv_paths('plain')
-  assert conv_layers.resolved_conv_paths() == 'plain'
-  model = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
+def test_forced_plain_conv_paths_build_only_keras_layers(name):
+  paths = conv_layers.choose('plain', _never)
+  assert paths == conv_layers.PLAIN
+  model = MODELS[name](MODELS[name].config_class(**SMALL), conv_paths=paths)
   layers = list(nets._leaf_layers(model.encoder)) + list(nets._leaf_layers(model.decoder))
   assert not _fast_layers(model) and not any(hasattr(l, 'conv_path') for l in layers)
   assert sum(type(l) is keras.layers.Conv2D for l in layers) == 21  # 11 encoder + 10 decoder
   assert sum(type(l) is keras.layers.LeakyReLU for l in layers) == 21 - 3  # 3 linear convs
-  conv_paths('fast')
-  fast = MODELS[name](MODELS[name].config_class(depth=4, latent=4, latent_width=2))
-  assert {l.conv_path for l in _fast_layers(fast) if isinstance(l, conv_layers.PathConv2D)} == {
-      'pointwise', 'dense', 'depthwise', 'conv'}
+  fast = MODELS[name](MODELS[name].config_class(**SMALL), conv_paths=conv_layers.choose(
+      'fast', _never))
+  assert set(_paths(fast)) == {'pointwise', 'dense', 'depthwise', 'conv'}
 
 
-def test_checkpoints_move_between_fast_and_plain_layers(conv_paths, tmp_path):
+def test_checkpoints_move_between_fast_and_plain_layers(tmp_path):
   """A run started on a GPU (plain under 'auto') resumes on a CPU (fast), and back."""
-  config = MODELS['acai'].config_class(depth=4, latent=4, latent_width=2)
-  conv_paths('fast')
-  fast = MODELS['acai'](config)
-  conv_paths('plain')
-  plain = MODELS['acai'](config)
+  config = MODELS['acai'].config_class(**SMALL)
+  fast = MODELS['acai'](config, conv_paths=FAST)
+  plain = MODELS['acai'](config, conv_paths=conv_layers.PLAIN)
   assert not all(np.array_equal(a, b) for a, b in zip(fast.get_weights(), plain.get_weights()))
   saved = tf.train.Checkpoint(model=fast).save(str(tmp_path / 'ckpt'))
   tf.train.Checkpoint(model=plain).restore(saved).assert_existing_objects_matched()
@@ -199,15 +209,11 @@ def test_checkpoints_move_between_fast_and_plain_layers(conv_paths, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
-def test_straightforward_is_plain_inside_and_restores_the_setting(conv_paths):
-  conv_paths('fast')
-  with conv_layers.straightforward():
-    assert conv_layers.resolved_conv_paths() == 'plain'
-    assert not _fast_layers(nets.decoder((2, 2, 4), 2, 4, 1))
-  assert conv_layers.resolved_conv_paths() == 'fast'
-
-
-def test_unknown_conv_paths_are_refused(conv_paths):
+def test_unknown_conv_paths_are_refused():
   with pytest.raises(ValueError, match='auto, fast, plain'):
-    conv_paths('gpu')
+    conv_layers.choose('gpu', _never)
   assert conv_layers.CONV_PATHS == ('auto', 'fast', 'plain')
+  with pytest.raises(ValueError, match='plain, fast, measured'):
+    conv_layers.ConvPaths('auto')  # resolved by choose(), never a ConvPaths of its own
+  with pytest.raises(ValueError, match="only 'measured'"):
+    conv_layers.ConvPaths('fast', (('conv 2x2x4->4 ...', 'dense'),))

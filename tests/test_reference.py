@@ -103,9 +103,8 @@ def original_flags(model):
 def build_port(name, values, paths):
   config = model_config(name, 'lines32', depth=4, latent=4, **values)
   keras.utils.set_random_seed(0)
-  with conv_layers.straightforward():  # restores the process's conv paths afterwards
-    conv_layers.set_conv_paths(paths)
-    model = MODELS[name](config, image_shape=(32, 32, 1), nclass=10, seed=0)
+  model = MODELS[name](config, image_shape=(32, 32, 1), nclass=10, seed=0,
+                       conv_paths=conv_layers.ConvPaths(paths))
   model.compile(jit_compile=False, steps_per_execution=1)
   layers = [layer for net in (model.encoder, model.decoder) for layer in net.layers]
   used = {getattr(layer, 'conv_path', 'keras') for layer in layers

@@ -26,7 +26,8 @@ TINY = dict(depth=4, latent=4, latent_width=4)
 @pytest.mark.parametrize('precision', ['mixed_float16', 'mixed_bfloat16'])
 def test_mixed_precision_acai_steps_are_finite_with_float32_outputs(precision):
   dataset = get_dataset('lines32')
-  model = ACAI(ACAIConfig(**TINY), dataset.image_shape, dataset.nclass, precision=precision)
+  model = ACAI(ACAIConfig(**TINY), dataset.image_shape, dataset.nclass, precision=precision,
+               conv_paths=conv_layers.ConvPaths('fast'))  # the CPU rewrites in half precision too
   model.compile()
   half = precision.split('_')[1]
   conv = next(l for l in model.decoder.layers if isinstance(l, keras.layers.Conv2D))
@@ -48,7 +49,7 @@ def test_every_model_runs_a_mixed_bfloat16_step():
   dataset = get_dataset('lines32')
   for name, cls in MODELS.items():
     model = cls(cls.config_class(**TINY), dataset.image_shape, dataset.nclass,
-                precision='mixed_bfloat16')
+                precision='mixed_bfloat16', conv_paths=conv_layers.ConvPaths('fast'))
     model.compile()
     logs = model.fit(dataset.train(8, seed=0), epochs=1, steps_per_epoch=1, verbose=0,
                      shuffle=False).history
@@ -128,7 +129,7 @@ def test_work_done_flops_of_a_hand_counted_step():
 
 
 @pytest.mark.parametrize('mode', ['fast', 'plain'])
-def test_work_done_flops_of_lines32_models(mode, monkeypatch):
+def test_work_done_flops_of_lines32_models(mode):
   """Per image, from the layer counts of tests/test_nets.py (E = 13_811_712 and D = 7_039_040
   MACs on image pixels, E1 = 16_384 for the encoder's first layer, probe P = 64 x 10 = 640).
 
@@ -139,13 +140,13 @@ def test_work_done_flops_of_lines32_models(mode, monkeypatch):
   the critic's backward both critic calls' weights and inputs but their first layer:
   2 x (3E - E1 + 6D + 7C - 2 E1 + 2P) = 360_606_976.
   """
-  monkeypatch.setattr(conv_layers, '_conv_paths', mode)
   dataset = get_dataset('lines32')
   spec = (tf.TensorSpec([4, 32, 32, 1]), tf.TensorSpec([4], tf.int64))
   expected = {'baseline': 125_074_304, 'dropout': 125_074_304, 'denoising': 152_697_728,
               'acai': 360_606_976}
   for name, flops in expected.items():
-    model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass)
+    model = MODELS[name](MODELS[name].config_class(), dataset.image_shape, dataset.nclass,
+                         conv_paths=conv_layers.ConvPaths(mode))
     model.compile(jit_compile=False)
     assert throughput.work_done_flops(model, spec) == flops, name
 

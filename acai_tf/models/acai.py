@@ -27,7 +27,8 @@ class ACAI(AutoEncoder):
   def build_networks(self):
     config = self.config
     self.critic = nets.critic(self.image_shape, self.scales,
-                              config.advdepth or config.depth, config.latent, dtype=self.precision)
+                              config.advdepth or config.depth, config.latent, dtype=self.precision,
+                              conv_paths=self.conv_paths)
 
   def compute_losses(self, x, seed):
     z = self.encoder(x, training=True)

@@ -14,7 +14,7 @@ import math
 import keras
 import tensorflow as tf
 
-from acai_tf import distribute, nets
+from acai_tf import conv_layers, distribute, nets
 from acai_tf.config import IMAGE_SIZE, PRECISIONS
 from acai_tf.models.base_config import AEConfig
 from acai_tf.optimizer import FusedAdam
@@ -53,16 +53,22 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
   `precision` (one of PRECISIONS) is the dtype policy of the conv networks
   (`nets.*(..., dtype=self.precision)`); small dense heads stay float32. Under
   'mixed_float16' every optimizer is wrapped in a dynamic LossScaleOptimizer.
+
+  `conv_paths` (a conv_layers.ConvPaths, stored as `self.conv_paths`) is the path each
+  convolution of the conv networks takes; a program chooses it once at start-up
+  (conv_layers.choose, from its --conv_paths). The default, conv_layers.PLAIN, builds Keras'
+  own layers and times nothing; every choice has the same variables and maths.
   """
   config_class = AEConfig  # its hyperparameters and description (TensorFlow-free)
   logged = ('loss_ae',)  # the scalars compute_losses returns
 
   def __init__(self, config, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), nclass=10, seed=0,
-               precision='float32', **kwargs):
+               precision='float32', conv_paths=conv_layers.PLAIN, **kwargs):
     super().__init__(**kwargs)
     if precision not in PRECISIONS:
       raise ValueError(f'precision={precision!r}; choose one of: {", ".join(PRECISIONS)}.')
     self.precision = precision
+    self.conv_paths = conv_paths
     self.config = config
     self.image_shape = tuple(image_shape)
     if image_shape[0] != image_shape[1]:
@@ -72,9 +78,9 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
     self.nclass = nclass
     self.seed = seed
     self.encoder = nets.encoder(self.image_shape, self.scales, config.depth, config.latent,
-                                dtype=precision)
+                                dtype=precision, conv_paths=conv_paths)
     self.decoder = nets.decoder(self.latent_shape, self.scales, config.depth, image_shape[-1],
-                                dtype=precision)
+                                dtype=precision, conv_paths=conv_paths)
     # The probe: one dense layer on stop_gradient(latent); skipped for unlabelled data.
     self.classifier = None
     if nclass > 1:
@@ -93,7 +99,9 @@ class AutoEncoder(distribute.ReplicatedTrainLoop, keras.Model):
 
   def build_networks(self):
     """Builds the model's own networks and state (a critic, a codebook, ...), after the
-    encoder, decoder and probe; `self.config`, `self.latent_shape`, `self.scales` are set."""
+    encoder, decoder and probe; `self.config`, `self.latent_shape`, `self.scales` are set.
+    Conv networks built with acai_tf.nets take `dtype=self.precision` and
+    `conv_paths=self.conv_paths`."""
 
   def compute_losses(self, x, seed):
     """Losses of one training step.
