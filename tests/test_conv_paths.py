@@ -167,6 +167,55 @@ def test_auto_conv_paths_are_measured_on_this_cpu_only_machine(fresh_cache, monk
   assert conv_layers.choose('auto', build) == paths
 
 
+def test_auto_times_each_shape_once_at_start_up_and_the_model_takes_the_choice(fresh_cache,
+                                                                              monkeypatch):
+  """ACAI's critic has the encoder's shapes: each is timed once, before the model is built."""
+  timed = []
+
+  def seconds(path, **shape):
+    timed.append((path, tuple(sorted(shape.items()))))
+    return {'conv': 1.0, 'dense': 0.5}.get(path, 2.0)  # only 'dense' beats 'conv'
+
+  monkeypatch.setattr(conv_layers, '_seconds', seconds)
+  builds = []
+  paths = conv_layers.choose('auto', lambda p: builds.append(ACAI(ACAIConfig(**SMALL),
+                                                                  conv_paths=p)))
+  assert len(builds) == 1 and paths.mode == 'measured'
+  assert len(timed) == len(set(timed)) == 2 * len(paths.chosen) == 12  # 6 shapes, 2 paths each
+  assert sorted(set(dict(paths.chosen).values())) == ['conv', 'dense']
+  monkeypatch.setattr(autotune, 'fastest', _never)  # building times nothing
+  model = ACAI(ACAIConfig(**SMALL), conv_paths=paths)
+  assert model.conv_paths is paths
+  # The 2x2 layers are 'dense', the 1x1 and 1-channel ones (faster as 'conv' here) are not.
+  for network, dense in ((model.encoder, 2), (model.decoder, 2), (model.critic, 2)):
+    assert _paths(network).count('dense') == dense, network.name
+    assert set(_paths(network)) == {'conv', 'dense'}, network.name
+  assert set(_paths(builds[0])) == {'pointwise', 'dense', 'depthwise', 'conv'}  # the trial: fast
+
+
+@pytest.mark.parametrize('mode', ['plain', 'fast', 'measured'])
+def test_building_networks_under_given_conv_paths_times_nothing(mode, fresh_cache, monkeypatch):
+  monkeypatch.setattr(conv_layers, '_seconds', lambda path, **shape: 1.0)
+  if mode == 'measured':
+    paths = conv_layers.choose('auto', lambda p: MODELS['acai'](MODELS['acai'].config_class(
+        **SMALL), conv_paths=p))
+  else:
+    paths = conv_layers.ConvPaths(mode)
+  monkeypatch.setattr(autotune, 'fastest', _never)
+  monkeypatch.setattr(conv_layers, '_seconds', _never)
+  model = MODELS['acai'](MODELS['acai'].config_class(**SMALL), conv_paths=paths)
+  assert model.conv_paths.mode == mode
+  assert bool(_fast_layers(model)) == (mode != 'plain')
+
+
+def test_measured_conv_paths_refuse_a_shape_choose_did_not_see(fresh_cache, monkeypatch):
+  monkeypatch.setattr(conv_layers, '_seconds', lambda path, **shape: 1.0)
+  paths = conv_layers.choose('auto', lambda p: nets.encoder((32, 32, 1), 4, 4, 4, conv_paths=p))
+  nets.encoder((32, 32, 1), 4, 4, 4, conv_paths=paths)
+  with pytest.raises(ValueError, match=r'32x32x1->8 k1x1 .*conv_layers.choose'):
+    nets.encoder((32, 32, 1), 4, 8, 4, conv_paths=paths)
+
+
 def test_auto_conv_paths_are_plain_when_a_gpu_is_visible(monkeypatch):
   _simulate_gpu(monkeypatch)
   assert conv_layers.choose('auto', _never) == conv_layers.PLAIN  # nothing built or timed
