@@ -93,14 +93,16 @@ def all_finite(values):
 def run_program(module_name, *args):
   """Runs a program as `python -m module_name args` would, inside this process (no start-up
   cost): its `define_flags()` (unless its flags are defined already) and `cli.run(main)`; the
-  flags defined here are taken away after. Returns (exit code, what it wrote to stderr)."""
+  flags defined here are taken away after. Returns a CompletedProcess (exit code, stdout,
+  stderr), as `run_module` does."""
   from absl import flags
 
   from acai_tf import cli
   module = importlib.import_module(module_name)
   before = set(flags.FLAGS)
-  stderr, argv = io.StringIO(), [module_name, *args]
-  with contextlib.redirect_stderr(stderr), _replaced(sys, 'argv', argv):
+  stdout, stderr, argv = io.StringIO(), io.StringIO(), [module_name, *args]
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+      _replaced(sys, 'argv', argv):
     try:
       if not flags.FLAGS.flags_by_module_dict().get(module_name):
         module.define_flags()
@@ -112,7 +114,7 @@ def run_program(module_name, *args):
     finally:
       for name in set(flags.FLAGS) - before:
         delattr(flags.FLAGS, name)
-  return code, stderr.getvalue()
+  return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
 @contextlib.contextmanager

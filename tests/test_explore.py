@@ -205,8 +205,9 @@ def test_bad_input_is_one_error_line(exports, tmp_path, monkeypatch, case):
           'no_gradio': [f'--export={exports[0]}']}[case]
   if case == 'no_gradio':
     monkeypatch.setitem(sys.modules, 'gradio', None)  # import gradio fails as if not installed
-  code, err = run_program('acai_tf.explore', *args, f'--port={free_port()}')
-  assert code == 2
+  result = run_program('acai_tf.explore', *args, f'--port={free_port()}')
+  assert result.returncode == 2
+  err = result.stderr
   assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
   if case == 'no_gradio':
     assert 'pip install -e ".[demo]"' in err

@@ -124,12 +124,12 @@ def test_writer_puts_every_frame_in_place(tmp_path, suffix, channels, count):
 
 @pytest.mark.parametrize('suffix', ['png', 'gif'])
 @pytest.mark.parametrize('count', [1, 2])
-def test_middle_frame_is_the_exports_decode(exports, pair, tmp_path, capsys, suffix, count):
+def test_middle_frame_is_the_exports_decode(exports, pair, tmp_path, suffix, count):
   out = str(tmp_path / f'strip.{suffix}')
-  code, err = run_program('acai_tf.interpolate', *[f'--export={e}' for e in exports[:count]],
-                          *pair, f'--steps={STEPS}', f'--out={out}')
-  assert code == 0, err
-  assert f'wrote {out}' in capsys.readouterr().out
+  result = run_program('acai_tf.interpolate', *[f'--export={e}' for e in exports[:count]],
+                       *pair, f'--steps={STEPS}', f'--out={out}')
+  assert result.returncode == 0, result.stderr
+  assert f'wrote {out}' in result.stdout
   if suffix == 'png':
     strip = picture(out)
     assert strip.shape[0] == count * SIZE
@@ -145,9 +145,9 @@ def test_middle_frame_is_the_exports_decode(exports, pair, tmp_path, capsys, suf
 
 def test_slerp_between_test_images(exports, tmp_path):
   out = str(tmp_path / 'strip.png')
-  code, err = run_program('acai_tf.interpolate', f'--export={exports[0]}', '--from_test=3,7',
-                          '--path=slerp', f'--steps={STEPS}', f'--out={out}')
-  assert code == 0, err
+  result = run_program('acai_tf.interpolate', f'--export={exports[0]}', '--from_test=3,7',
+                       '--path=slerp', f'--steps={STEPS}', f'--out={out}')
+  assert result.returncode == 0, result.stderr
   test = get_dataset('lines32').test()[0]
   want = images.to_uint8(decoded(exports[0], test[3], test[7], mix=images.slerp))
   assert_close(frame(picture(out), 0, MIDDLE), want)
@@ -163,7 +163,8 @@ def test_bad_input_is_one_error_line(exports, pair, tmp_path, case):
           'steps': [given, *pair, '--steps=1', out],
           'no_images': [given, pair[0], out],
           'jpeg': [given, *pair, f'--out={tmp_path / "strip.jpg"}']}[case]
-  code, err = run_program('acai_tf.interpolate', *args)
-  assert code == 2
+  result = run_program('acai_tf.interpolate', *args)
+  assert result.returncode == 2
+  err = result.stderr
   assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
   assert os.listdir(tmp_path) == ['notes.png']  # nothing written

@@ -59,15 +59,15 @@ def tiny_run(tmp_path, **files_in_it):
 def test_config_json_of_the_wrong_shape(tmp_path, record, problem):
   run_dir = tiny_run(tmp_path, **{rundir.CONFIG_FILE: record})
   before = files(tmp_path)
-  code, stderr = run_program(*TRAIN, f'--train_dir={tmp_path}')
-  assert code == errors.EXIT_USAGE
-  one_line(stderr, 'error: ', f'{run_dir}/config.json is not a run record ({problem})',
+  result = run_program(*TRAIN, f'--train_dir={tmp_path}')
+  assert result.returncode == errors.EXIT_USAGE
+  one_line(result.stderr, 'error: ', f'{run_dir}/config.json is not a run record ({problem})',
            'Move that folder away, or choose another --train_dir.')
   assert files(tmp_path) == before
   # The report skips it, saying so once.
-  code, stderr = run_program('acai_tf.report', f'--train_dir={tmp_path}')
-  assert code == 0
-  one_line(stderr, 'warning: ', f'{run_dir}/config.json is not a run record ({problem}); '
+  result = run_program('acai_tf.report', f'--train_dir={tmp_path}')
+  assert result.returncode == 0
+  one_line(result.stderr, 'warning: ', f'{run_dir}/config.json is not a run record ({problem}); '
            'ignoring it.')
 
 
@@ -75,9 +75,9 @@ def test_metrics_lines_of_the_wrong_shape(tmp_path):
   run_dir = tiny_run(tmp_path, **{rundir.METRICS_FILE: (
       '{"step": 16, "kimg": 0.125}\n5\n{"step": "x", "kimg": 1}\n{"step": 32, "kimg": 0.25}\n'
       '{"step": 48, "kimg"')})
-  code, stderr = run_program('acai_tf.report', f'--train_dir={tmp_path}')
-  assert code == 0
-  lines = stderr.splitlines()
+  result = run_program('acai_tf.report', f'--train_dir={tmp_path}')
+  assert result.returncode == 0
+  lines = result.stderr.splitlines()
   assert lines == [f'warning: {run_dir}/metrics.jsonl:2 is not a report (it is not a JSON '
                    'object); skipping it.',
                    f'warning: {run_dir}/metrics.jsonl:3 is not a report ("step" is not a whole '
@@ -103,9 +103,9 @@ def test_metrics_lines_of_the_wrong_shape(tmp_path):
 def test_diverged_json_of_the_wrong_shape(tmp_path, marker, code, message):
   tiny_run(tmp_path, **{rundir.DIVERGED_FILE: marker})
   before = files(tmp_path)
-  found, stderr = run_program(*TRAIN, f'--train_dir={tmp_path}')
-  assert found == code
-  one_line(stderr, 'error: ', message)
+  result = run_program(*TRAIN, f'--train_dir={tmp_path}')
+  assert result.returncode == code
+  one_line(result.stderr, 'error: ', message)
   assert files(tmp_path) == before
 
 
@@ -121,19 +121,20 @@ def test_acai_tf_json_of_the_wrong_shape(tmp_path, meta, problem):
   os.makedirs(export)
   (export / rundir.EXPORT_META).write_text(json.dumps(meta))
   before = files(tmp_path)
-  code, stderr = run_program('acai_tf.eval.lines', f'--export={export}')
-  assert code == errors.EXIT_USAGE
-  one_line(stderr, 'error: ', f'{export}/acai_tf.json is not an export record ({problem}). '
+  result = run_program('acai_tf.eval.lines', f'--export={export}')
+  assert result.returncode == errors.EXIT_USAGE
+  one_line(result.stderr, 'error: ', f'{export}/acai_tf.json is not an export record ({problem}). '
            'Rerun the training command of that run to export it again')
   assert files(tmp_path) == before
 
 
 def test_eval_json_of_the_wrong_shape(tmp_path):
   run_dir = tiny_run(tmp_path, **{'eval_lines.json': {'program': 'lines', 'mean_distance': 0.01}})
-  code, stderr = run_program('acai_tf.report', f'--train_dir={tmp_path}')
-  assert code == 0
-  one_line(stderr, 'warning: ', f'{run_dir}/eval_lines.json is not an evaluation record (has '
-           'no "mean_smoothness"). Run its evaluation program again to rewrite it. Skipping it')
+  result = run_program('acai_tf.report', f'--train_dir={tmp_path}')
+  assert result.returncode == 0
+  one_line(result.stderr, 'warning: ', f'{run_dir}/eval_lines.json is not an evaluation record '
+           '(has no "mean_smoothness"). Run its evaluation program again to rewrite it. '
+           'Skipping it')
   # runs/ship.py reads the scores its command writes with the same reader, which raises.
   (tmp_path / 'scores.json').write_text('{"program": "probe", "dataset": "x", "accuracy": []}')
   with pytest.raises(errors.UsageError, match=r'"accuracy" is not a number'):
@@ -148,9 +149,9 @@ def test_eval_json_of_the_wrong_shape(tmp_path):
      "(no task 'worker' 1 in \"cluster\")")], ids=['cluster-5', 'not-json', 'no-task', 'index'])
 def test_tf_config_of_the_wrong_shape(tmp_path, monkeypatch, value, problem):
   monkeypatch.setenv('TF_CONFIG', value)
-  code, stderr = run_program(*TRAIN, '--strategy=multi_worker', f'--train_dir={tmp_path}')
-  assert code == errors.EXIT_USAGE
-  one_line(stderr, 'error: $TF_CONFIG is ', problem, '; expected {"cluster": {"worker": '
+  result = run_program(*TRAIN, '--strategy=multi_worker', f'--train_dir={tmp_path}')
+  assert result.returncode == errors.EXIT_USAGE
+  one_line(result.stderr, 'error: $TF_CONFIG is ', problem, '; expected {"cluster": {"worker": '
            '["host:port", ...]}, "task": {"type": "worker", "index": 0}}')
   assert not os.listdir(tmp_path)
 

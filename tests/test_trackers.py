@@ -224,8 +224,8 @@ def test_log_to_names_trackers_and_rejects_others(tmp_path):
 @pytest.mark.parametrize('library', ['mlflow', 'wandb'])
 def test_a_missing_tracker_library_is_one_line_naming_its_extra(tmp_path, monkeypatch, library):
   monkeypatch.setitem(sys.modules, library, None)  # what `import` meets when it is not installed
-  code, stderr = run_program('acai_tf.train', *TINY_FLAGS, f'--train_dir={tmp_path}',
-                             f'--log_to=tensorboard,{library}')
-  assert code == 2
-  assert stderr == (f'error: --log_to={library} needs the {library} package: '
+  result = run_program('acai_tf.train', *TINY_FLAGS, f'--train_dir={tmp_path}',
+                       f'--log_to=tensorboard,{library}')
+  assert result.returncode == 2
+  assert result.stderr == (f'error: --log_to={library} needs the {library} package: '
                     f'pip install -e ".[{library}]"\n')

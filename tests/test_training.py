@@ -77,12 +77,12 @@ def test_records_of_earlier_releases_read_as_todays_setting(tmp_path):
     (['--total_kimg=0'], 'total_kimg=0.0 must be in (0, '),
 ])
 def test_cli_rejects_bad_input(tmp_path, args, message):
-  code, stderr = run_program('acai_tf.train', f'--train_dir={tmp_path}', *args)
-  assert code == 2  # a bad flag value (absl) and a bad setting (ours) alike
-  assert stderr.startswith('error: ') and stderr.count('\n') == 1
-  assert message in stderr
+  result = run_program('acai_tf.train', f'--train_dir={tmp_path}', *args)
+  assert result.returncode == 2  # a bad flag value (absl) and a bad setting (ours) alike
+  assert result.stderr.startswith('error: ') and result.stderr.count('\n') == 1
+  assert message in result.stderr
   if 'nope' in args[0]:
-    assert 'acai' in stderr and 'baseline' in stderr  # lists the choices
+    assert 'acai' in result.stderr and 'baseline' in result.stderr  # lists the choices
   assert not os.listdir(tmp_path)
 
 
