@@ -36,6 +36,15 @@ def mirrored():
   return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 
 
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """A tiny baseline run on lines32 (`helpers.tiny_train`'s defaults: reports, checkpoints and
+  exports at steps 16 and 32), trained once per test process. Read it; a test that changes a
+  run works on `helpers.copy_run(tiny_run, tmp_path)`."""
+  from helpers import tiny_train
+  return tiny_train(tmp_path_factory.mktemp('tiny_run'))
+
+
 @pytest.fixture
 def tiny_train_args(tmp_path):
   """Flags of a training run that takes seconds: depth 4, batch 8, 16-step reports."""

@@ -1,10 +1,12 @@
 """What tests share: running programs, tiny models and batches, tiny training runs on lines32."""
 
 import contextlib
+import dataclasses
 import glob
 import importlib
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +41,15 @@ def tiny_train(train_dir, model='baseline', log=None, strategy=None, **values):
   lines = log if log is not None else []
   return trainer.train(model, trainer.model_config(model, 'lines32', **TINY_MODEL),
                         tiny_config(train_dir, **values), strategy=strategy, log=lines.append)
+
+
+def copy_run(run, train_dir):
+  """A copy of `run` (a trainer.Run) under `train_dir`, as the same settings would find it there:
+  the Run of the copy (not trained further)."""
+  config = dataclasses.replace(run.config, train_dir=str(train_dir))
+  copy = trainer.Run(run.model_name, run.model_config, config)
+  shutil.copytree(run.dir, copy.dir, symlinks=True)
+  return copy
 
 
 def checkpoint_values(run_dir):

@@ -1,7 +1,6 @@
 """Past one device: mirrored replicas from the CLI, several workers, seeds, the data split."""
 
 import glob
-import json
 import os
 import signal
 import subprocess
@@ -9,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from acai_tf import distribute, errors, rundir
 from acai_tf.data import get_dataset
@@ -52,34 +50,6 @@ def test_several_steps_per_execution_on_two_replicas_match_one(tmp_path, mirrore
   for key in a:
     np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6, err_msg=key)
   assert ([r['step'] for r in rundir.read_metrics(sixteen.dir)] == [16, 32])
-
-
-@pytest.mark.slow
-def test_cli_mirrored_run_is_killed_resumes_and_exports(tmp_path):
-  args = ['--model=acai', '--strategy=mirrored', '--cpu_devices=2', f'--train_dir={tmp_path}',
-          *TINY_FLAGS, '--total_kimg=0.5', '--checkpoint_minutes=0.002', '--steps_per_execution=4']
-  proc = start_train(*args)
-  try:
-    run_dir = wait_for(lambda: first_report(tmp_path))
-    wait_for(lambda: len(glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-*.index'))) >= 2)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-  saved = int(tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')).rsplit('-', 1)[1])
-  assert 4 <= saved < 64  # a report written after the newest checkpoint is made again
-  resumed = subprocess.run([sys.executable, '-m', 'acai_tf.train', *args], cwd=REPO,
-                           capture_output=True, text=True, timeout=600)
-  assert resumed.returncode == 0, resumed.stderr
-  assert f'resuming at step {saved}' in resumed.stdout
-  assert 'replicas             2' in resumed.stdout
-  assert [r['step'] for r in rundir.read_metrics(run_dir)] == [16, 32, 48, 64]
-  with open(os.path.join(run_dir, 'export', 'acai_tf.json')) as f:
-    assert json.load(f)['step'] == 64
-  probe = subprocess.run([sys.executable, '-m', 'acai_tf.eval.lines', f'--export={run_dir}/export',
-                          '--pairs=4'], cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert probe.returncode == 0 and 'mean distance' in probe.stdout, probe.stderr
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from acai_tf.data import get_dataset
 from acai_tf.line_renderer import draw_lines
 from acai_tf.metrics.interpolation import interpolation_alphas
 from data_prep.own import fit
-from helpers import REPO, only_run_dir, run_module, run_program, tiny_train, wait_for
+from helpers import REPO, run_module, run_program, wait_for
 
 sync_api = pytest.importorskip('playwright.sync_api')
 pytest.importorskip('gradio')
@@ -44,12 +44,9 @@ def free_port():
 
 
 @pytest.fixture(scope='module')
-def exports(tmp_path_factory):
-  """The shipped lines32 baseline and a tiny baseline run's export."""
-  run_dir = tmp_path_factory.mktemp('explore')
-  tiny_train(run_dir, 'baseline', total_kimg=0.125)
-  return [pretrained.export_dir('baseline', 'lines32'), os.path.join(only_run_dir(run_dir),
-                                                                      'export')]
+def exports(tiny_run):
+  """The shipped lines32 baseline and the tiny baseline run's export."""
+  return [pretrained.export_dir('baseline', 'lines32'), tiny_run.path('export')]
 
 
 @pytest.fixture(scope='module')

@@ -5,8 +5,6 @@ import glob
 import json
 import os
 import shutil
-import signal
-import threading
 import time
 
 import numpy as np
@@ -16,8 +14,8 @@ import tensorflow as tf
 from acai_tf import cli, errors, rundir, schedule, trainer
 from acai_tf import export
 from acai_tf.data import labelled_splits
-from helpers import (TINY_FLAGS, all_finite, checkpoint_values, first_report, only_run_dir,
-                     run_module, start_train, stop, tiny_config, tiny_train, wait_for)
+from helpers import (TINY_FLAGS, all_finite, checkpoint_values, copy_run, only_run_dir,
+                     run_module, tiny_config, tiny_train)
 
 
 @pytest.mark.slow
@@ -41,8 +39,8 @@ def test_diverged_run_saves_nothing_non_finite_and_refuses_reruns(tmp_path):
 
 
 @pytest.mark.slow
-def test_rerun_repairs_an_export_lost_to_a_kill(tmp_path):
-  run = tiny_train(tmp_path)
+def test_rerun_repairs_an_export_lost_to_a_kill(tiny_run, tmp_path):
+  run = copy_run(tiny_run, tmp_path)
   # What a kill during the final export leaves: no export, only its temp folder.
   os.remove(run.path('export'))
   shutil.rmtree(run.path('exports'))
@@ -55,49 +53,6 @@ def test_rerun_repairs_an_export_lost_to_a_kill(tmp_path):
   assert tf.saved_model.load(run.path('export')).encode(np.zeros((2, 32, 32, 1), np.float32)) \
       .shape == (2, 2, 2, 4)
   assert not glob.glob(run.path('exports', '.tmp-*'))
-
-
-@pytest.mark.slow
-def test_second_process_is_refused_and_sigterm_saves_then_resumes(tmp_path):
-  args = ['--model=baseline', f'--train_dir={tmp_path}', *TINY_FLAGS, '--total_kimg=50',
-          '--steps_per_execution=4']
-  proc = start_train(*args)
-  try:
-    run_dir = wait_for(lambda: first_report(tmp_path))
-    second = run_module('acai_tf.train', *args, timeout=120)
-    assert second.returncode == errors.EXIT_BUSY
-    assert second.stderr.startswith('error: ') and f'pid {proc.pid}' in second.stderr
-    assert second.stderr.count('\n') == 1
-    time.sleep(1)
-    code, out, err = stop(proc, signal.SIGTERM)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-  assert code == errors.EXIT_RETRY, err
-  assert err.startswith('error: stopped by SIGTERM at step ') and err.count('\n') == 1
-  step = int(err.split('at step ')[1].split(';')[0])
-  last_report = rundir.read_metrics(run_dir)[-1]['step']
-  assert step >= last_report
-  saved = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
-  assert int(saved.rsplit('-', 1)[1]) == step  # saved at the step it stopped, not a report
-  resumed = run_module('acai_tf.train', *args[:-2], f'--total_kimg={(step + 16) * 8 / 1024}')
-  assert resumed.returncode == 0, resumed.stderr
-  assert f'resuming at step {step}' in resumed.stdout
-
-
-@pytest.mark.slow
-def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
-  timer = threading.Timer(8.0, os.kill, (os.getpid(), signal.SIGINT))
-  timer.start()
-  try:
-    with pytest.raises(errors.Interrupted, match='stopped by SIGINT at step') as caught:
-      tiny_train(tmp_path, total_kimg=50, steps_per_execution=4)
-  finally:
-    timer.cancel()
-  step = int(str(caught.value).split('at step ')[1].split(';')[0])
-  saved = tf.train.latest_checkpoint(os.path.join(only_run_dir(tmp_path), 'checkpoints'))
-  assert saved and int(saved.rsplit('-', 1)[1]) == step
-  assert caught.value.exit_code == errors.EXIT_RETRY
 
 
 @pytest.mark.slow
@@ -121,8 +76,8 @@ def test_a_report_is_written_before_its_checkpoint(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_orphans_of_dead_processes_are_removed_at_start(tmp_path):
-  run = tiny_train(tmp_path)
+def test_orphans_of_dead_processes_are_removed_at_start(tiny_run, tmp_path):
+  run = copy_run(tiny_run, tmp_path)
   orphans = [run.path('checkpoints', 'ckpt-48_temp'), run.path('exports', '.tmp-step_48-4242'),
              run.path('config.json.tmp-4242'), run.path('metrics.jsonl.tmp-4242')]
   os.makedirs(orphans[0])
@@ -142,8 +97,8 @@ def test_orphans_of_dead_processes_are_removed_at_start(tmp_path):
 
 
 @pytest.mark.slow
-def test_damaged_run_files_do_not_block_a_resume(tmp_path):
-  run = tiny_train(tmp_path)  # checkpoints at steps 16 and 32
+def test_damaged_run_files_do_not_block_a_resume(tiny_run, tmp_path):
+  run = copy_run(tiny_run, tmp_path)  # checkpoints at steps 16 and 32
   with open(run.path('metrics.jsonl'), 'a') as f:
     f.write('{"step": 48, "kimg": 0.3')  # torn by a kill
   with open(run.path('config.json'), 'r+') as f:
@@ -169,8 +124,8 @@ def test_damaged_run_files_do_not_block_a_resume(tmp_path):
 
 
 @pytest.mark.slow
-def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
-  run = tiny_train(tmp_path)
+def test_no_readable_checkpoint_is_an_error_not_a_silent_restart(tiny_run, tmp_path):
+  run = copy_run(tiny_run, tmp_path)
   for data in glob.glob(run.path('checkpoints', 'ckpt-*.data-*')):
     with open(data, 'r+b') as f:
       f.truncate(10)

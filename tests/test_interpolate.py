@@ -17,19 +17,17 @@ from acai_tf import export, images
 from acai_tf import interpolate as program
 from acai_tf.data import get_dataset
 from data_prep.own import fit
-from helpers import only_run_dir, run_program, tiny_train
+from helpers import run_program
 
 STEPS, MIDDLE, ALPHA = 5, 2, 0.5  # the middle one of 5 frames is alpha 0.5
 SIZE = 32  # lines32's image side
 
 
 @pytest.fixture(scope='module')
-def exports(tmp_path_factory):
-  """The two exports a tiny ACAI run on lines32 keeps (its two reports: other weights, so other
+def exports(tiny_run):
+  """The two exports the tiny baseline run keeps (its two reports: other weights, so other
   rows), and the program's flags in this process (taken away after, for other programs')."""
-  run_dir = tmp_path_factory.mktemp('interpolate')
-  tiny_train(run_dir, 'acai')
-  paths = sorted(glob.glob(os.path.join(only_run_dir(run_dir), 'exports', 'step_*')))
+  paths = sorted(glob.glob(tiny_run.path('exports', 'step_*')))
   assert len(paths) == 2
   before = set(flags.FLAGS)
   program.define_flags()

@@ -9,7 +9,6 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from acai_tf import export, projector, rundir
 from acai_tf.data import get_dataset
-from helpers import tiny_train
 
 
 def read_back(log_dir):
@@ -25,8 +24,8 @@ def read_back(log_dir):
   return embedding, latents, labels, sprite
 
 
-def test_the_final_report_writes_the_test_latents_for_the_projector(tmp_path):
-  run = tiny_train(tmp_path)
+def test_the_final_report_writes_the_test_latents_for_the_projector(tiny_run):
+  run = tiny_run
   embedding, latents, labels, sprite = read_back(run.path(rundir.TENSORBOARD))
   test, test_labels = get_dataset('lines32').test()
   module, _ = export.load(run.path(rundir.EXPORT_LINK))

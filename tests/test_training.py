@@ -1,22 +1,19 @@
-"""Runs from the command line: outputs, errors, resume after SIGKILL, and the export."""
+"""Runs from the command line: outputs, errors and the export."""
 
 import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
-import numpy as np
 import pytest
 
 from acai_tf import rundir, schedule, trainer
 from acai_tf.models.acai_config import ACAIConfig
 from acai_tf.models.base_config import AEConfig
-from helpers import REPO, first_report, run_module, run_program, start_train, wait_for
+from helpers import REPO, run_module, run_program
 
 
 def only_run_dir(train_dir):
@@ -158,38 +155,6 @@ def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
   again = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
   assert again.returncode == 0 and 'nothing to do' in again.stdout
   assert len(rundir.read_metrics(run_dir)) == 2
-
-
-@pytest.mark.slow
-def test_resume_after_sigkill(tmp_path, tiny_train_args):
-  args = [a for a in tiny_train_args if not a.startswith('--total_kimg')]
-  args += ['--total_kimg=1.5', '--checkpoint_minutes=0.005',  # 192 steps; save every 0.3 s
-           '--steps_per_execution=4']
-  proc = start_train('--model=baseline', *args)
-  try:
-    run_dir = wait_for(lambda: first_report(tmp_path))
-    wait_for(lambda: glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-*.index')))
-    time.sleep(1.0)  # land somewhere after the first report and checkpoint
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-
-  import tensorflow as tf
-  checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
-  saved_step = int(checkpoint.rsplit('-', 1)[1])
-  assert 4 <= saved_step < 192
-  if os.path.lexists(os.path.join(run_dir, 'export')):  # published exports are complete
-    assert os.path.isfile(os.path.join(run_dir, 'export', 'saved_model.pb'))
-    assert os.path.isfile(os.path.join(run_dir, 'export', 'acai_tf.json'))
-
-  result = run_module('acai_tf.train', '--model=baseline', *args)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert f'resuming at step {saved_step}' in result.stdout
-  steps = [r['step'] for r in rundir.read_metrics(run_dir)]
-  assert steps == list(range(16, 193, 16))  # every report once, none lost or repeated
-  assert np.isfinite(rundir.read_metrics(run_dir)[-1]['loss_ae'])
 
 
 @pytest.mark.slow
