@@ -11,7 +11,7 @@ import pytest
 
 from acai_tf import report
 from acai_tf.metrics import representation as rep
-from helpers import REPO, run_module
+from helpers import REPO, run_build, run_module, run_program
 from raw_files import make_mnist
 
 
@@ -122,23 +122,24 @@ def tiny_runs(tmp_path_factory):
   """A tiny ACAI run on lines32 and baseline + ACAI runs on a generated mnist32."""
   root = tmp_path_factory.mktemp('runs')
   make_mnist(root / 'raw', train=64, test=40)
-  assert run_module('data_prep.build', '--dataset=mnist32', f'--raw_dir={root / "raw"}',
-                    f'--data_dir={root / "data"}').returncode == 0
+  built = run_build('--dataset=mnist32', f'--raw_dir={root / "raw"}', f'--data_dir={root / "data"}')
+  assert built.returncode == 0, built.stderr
   common = [f'--train_dir={root / "train"}', f'--data_dir={root / "data"}', '--depth=4',
             '--latent=4', '--batch=16', '--total_kimg=0.0625', '--report_kimg=0.0625',
             '--eval_pairs=4']
   for args in (['--model=acai', '--dataset=lines32'], ['--model=acai', '--dataset=mnist32'],
                ['--model=baseline', '--dataset=mnist32']):
-    result = run_module('acai_tf.train', *args, *common)
+    result = run_program('acai_tf.train', *args, *common)
     assert result.returncode == 0, result.stderr[-2000:]
   return root
 
 
 @pytest.mark.slow
 def test_eval_programs_end_to_end(tiny_runs):
+  """Each program in this process, but eval.cluster as `python -m` would start it."""
   train = tiny_runs / 'train'
   (lines_export,) = glob.glob(str(train / 'lines32' / '*' / 'export'))
-  result = run_module('acai_tf.eval.lines', f'--export={lines_export}', '--pairs=8')
+  result = run_program('acai_tf.eval.lines', f'--export={lines_export}', '--pairs=8')
   assert result.returncode == 0, result.stderr[-2000:]
   with open(os.path.join(os.path.dirname(lines_export), 'eval_lines.json')) as f:
     scores = json.load(f)
@@ -148,7 +149,7 @@ def test_eval_programs_end_to_end(tiny_runs):
   for export in glob.glob(str(train / 'mnist32' / '*' / 'export')):
     projector = os.path.join(os.path.dirname(export), 'tensorboard', 'projector_config.pbtxt')
     os.remove(projector)  # written by training's final report; the probe writes it again
-    probe = run_module('acai_tf.eval.probe', f'--export={export}', data, '--projector')
+    probe = run_program('acai_tf.eval.probe', f'--export={export}', data, '--projector')
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert f'wrote {projector}' in probe.stdout and os.path.exists(projector)
     cluster = run_module('acai_tf.eval.cluster', f'--export={export}', data, '--n_init=2')
@@ -157,13 +158,13 @@ def test_eval_programs_end_to_end(tiny_runs):
       with open(os.path.join(os.path.dirname(export), f'eval_{name}.json')) as f:
         accuracy = json.load(f)['accuracy']
       assert 0 <= accuracy <= 100
-  pixels = run_module('acai_tf.eval.probe', '--pixels', '--dataset=mnist32', data,
-                      f'--output={train / "mnist32" / "eval_probe_pixels_mnist32.json"}')
+  pixels = run_program('acai_tf.eval.probe', '--pixels', '--dataset=mnist32', data,
+                       f'--output={train / "mnist32" / "eval_probe_pixels_mnist32.json"}')
   assert pixels.returncode == 0 and 'pixels probe test accuracy' in pixels.stdout
-  wrong = run_module('acai_tf.eval.lines', f'--export={export}')
+  wrong = run_program('acai_tf.eval.lines', f'--export={export}')
   assert wrong.returncode != 0 and 'not lines32' in wrong.stderr
 
-  tables = run_module('acai_tf.report', f'--train_dir={train}')
+  tables = run_program('acai_tf.report', f'--train_dir={train}')
   assert tables.returncode == 0
   for expected in ('Table 1', 'ACAI | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
     assert expected in tables.stdout, expected

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from acai_tf import report, trainer
 from acai_tf.data import MissingDataError, get_dataset
-from helpers import run_build, run_module
+from helpers import run_build, run_program
 from data_prep import build, own
 
 SHAPES = ('circle', 'square', 'triangle')
@@ -225,8 +225,8 @@ def test_train_export_probe_cluster_and_report_on_a_folder(shapes, tmp_path, siz
   export = os.path.join(run.dir, 'export')
   for program in ('probe', 'cluster'):
     extra = ['--n_init=2'] if program == 'cluster' else []
-    result = run_module(f'acai_tf.eval.{program}', f'--export={export}', '--dataset=shapes',
-                        f'--data_dir={data}', *extra)
+    result = run_program(f'acai_tf.eval.{program}', f'--export={export}', '--dataset=shapes',
+                         f'--data_dir={data}', *extra)
     assert result.returncode == 0, result.stderr[-2000:]
     scored = json.loads(open(os.path.join(run.dir, f'eval_{program}_shapes.json')).read())
     assert 0 <= scored['accuracy'] <= 100
