@@ -63,6 +63,7 @@ class TestShuffleBuffer:
     # come from the first half only.
     assert (stream[:1024] < 2048).all()
 
+  @pytest.mark.slow
   def test_every_image_waits_as_long_as_in_tf_data(self):
     ours = np.concatenate([ShuffleBuffer(10**6, 3, 64).batch_indices(s) for s in range(256)])
     theirs = np.fromiter(tf.data.Dataset.range(10**6).shuffle(1024, seed=3).take(len(ours))

@@ -125,6 +125,7 @@ def assert_shows(page, element, want):
   raise AssertionError(f'{element} never showed the decode (last difference: {difference})')
 
 
+@pytest.mark.slow
 def test_page_shows_each_exports_decode_at_alpha(exports, page_url, pair):
   test = get_dataset('lines32').test()[0]
   a, b = map(prepared, pair)
@@ -195,6 +196,7 @@ def test_view_is_the_decode_along_the_path(path):
                                   want[1:])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['not_export', 'argument', 'no_gradio'])
 def test_bad_input_is_one_error_line(exports, tmp_path, monkeypatch, case):
   args = {'not_export': [f'--export={tmp_path}'],
@@ -210,6 +212,7 @@ def test_bad_input_is_one_error_line(exports, tmp_path, monkeypatch, case):
     assert 'pip install -e ".[demo]"' in err
 
 
+@pytest.mark.slow
 def test_port_in_use_is_one_error_line(exports, page_url):
   result = run_module('acai_tf.explore', f'--export={exports[0]}',
                       f'--port={page_url.rsplit(":", 1)[1]}', timeout=START_S)

@@ -83,6 +83,7 @@ SQUARES = DatasetInfo('squares16', f'{__name__}.Squares', image_shape=(16, 16, 1
                       defaults={'depth': 4, 'latent': 2, 'latent_width': 2})
 
 
+@pytest.mark.slow
 def test_a_new_model_and_dataset_train_and_report(tmp_path, monkeypatch):
   monkeypatch.setitem(CONFIGS, 'shrink', ShrinkConfig)  # the one registry line of each
   monkeypatch.setitem(DATASETS, 'squares16', SQUARES)

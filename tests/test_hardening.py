@@ -158,6 +158,7 @@ def test_storage_failures_are_one_line_with_the_fix(tmp_path, monkeypatch):
   assert code == errors.EXIT_BUG and '--debug' in message
 
 
+@pytest.mark.slow
 def test_values_are_checked_before_anything_is_written(tmp_path):
   bad = {'seed': -1, 'total_kimg': float('inf'), 'report_kimg': float('nan'), 'train_dir': '',
          'batch': 10_000_000, 'eval_pairs': 0, 'checkpoint_minutes': 0, 'strategy': 'nope'}

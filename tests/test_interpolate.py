@@ -92,6 +92,7 @@ def assert_close(got, want):
   assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', ['lerp', 'slerp'])
 def test_frames_are_the_exports_decodes(exports, pair, path):
   module, _ = export.load(exports[1])
@@ -120,6 +121,7 @@ def test_writer_puts_every_frame_in_place(tmp_path, suffix, channels, count):
   np.testing.assert_array_equal(np.asarray(got), images.to_uint8(rows))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('suffix', ['png', 'gif'])
 @pytest.mark.parametrize('count', [1, 2])
 def test_middle_frame_is_the_exports_decode(exports, pair, tmp_path, suffix, count):
@@ -141,6 +143,7 @@ def test_middle_frame_is_the_exports_decode(exports, pair, tmp_path, suffix, cou
     assert_close(middle[row], images.to_uint8(decoded(export_dir, a, b)))
 
 
+@pytest.mark.slow
 def test_slerp_between_test_images(exports, tmp_path):
   out = str(tmp_path / 'strip.png')
   result = run_program('acai_tf.interpolate', f'--export={exports[0]}', '--from_test=3,7',
@@ -151,6 +154,7 @@ def test_slerp_between_test_images(exports, tmp_path):
   assert_close(frame(picture(out), 0, MIDDLE), want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['unreadable', 'not_export', 'steps', 'no_images', 'jpeg'])
 def test_bad_input_is_one_error_line(exports, pair, tmp_path, case):
   notes, out = tmp_path / 'notes.png', f'--out={tmp_path / "strip.png"}'

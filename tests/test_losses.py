@@ -55,6 +55,7 @@ def test_vq_ema_update_golden():
                              / smoothed[:, None], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_vq_nearest_and_training_updates_the_codebook():
   codebook = tf.constant([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
   np.testing.assert_array_equal(vqvae.nearest(tf.constant([[9.0, 1.0], [1.0, 8.0], [-1, -1.0]]),
@@ -113,6 +114,7 @@ def test_advai_regression_targets():
   assert float(official) == pytest.approx(0.055, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_advai_phase_one_trains_only_the_interpolator():
   model = make('advai', train_int_kimg=1)
   model.compile()

@@ -46,6 +46,7 @@ class TestConformance:
     assert set(ids) == {id(v) for v in model.trainable_variables}
     assert set(groups) == set(model.learning_rates())
 
+  @pytest.mark.slow
   def test_training_lowers_reconstruction_loss(self, name):
     model = make(name, lr=1e-3)
     model.compile()
@@ -63,6 +64,7 @@ class TestConformance:
     assert set(history) == set(step.logs) | {'rmse', 'classify_latent'}  # the base adds two
     assert set(step.logs) <= set(model.logged)
 
+  @pytest.mark.slow
   def test_probe_never_trains_the_autoencoder(self, name):
     x, y = batch()
     a, b = make(name), make(name)
@@ -77,6 +79,7 @@ class TestConformance:
                                                       weights(groups_b[group])))
       assert same == (group != 'classifier'), group
 
+  @pytest.mark.slow
   def test_all_groups_step_from_one_forward_pass(self, name):
     """Every group's update uses gradients at the pre-update weights (as tf.group did)."""
     model = make(name, lr=0.05)
@@ -105,6 +108,7 @@ class TestConformance:
         expected = w0 - lr * np.sqrt(b2) * g / (np.sqrt(b2) * np.abs(g) + 1.0)
         np.testing.assert_allclose(w1, expected, rtol=1e-4, atol=1e-7, err_msg=group)
 
+  @pytest.mark.slow
   def test_export_round_trip(self, name, tmp_path):
     from acai_tf import export
     model = make(name)
@@ -123,6 +127,7 @@ class TestConformance:
                                model.interpolate(z, z[::-1], tf.fill([8], 0.3)), atol=1e-5)
     assert meta == record and os.path.realpath(tmp_path / 'export') == path
 
+  @pytest.mark.slow
   def test_checkpoint_resume_continues_identically(self, name, tmp_path):
     """Train 3 steps straight, or 2 steps, checkpoint, restore into a new model, 1 more."""
     data = batch()
@@ -186,6 +191,7 @@ def _trainable(strategy, init, data, steps):
   return weights(model.trainable_variables)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_matches_single_device(mirrored):
   data = batch(32, seed=4)
   model = make('baseline')

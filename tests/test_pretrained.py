@@ -30,6 +30,7 @@ def test_the_manifest_describes_every_shipped_export():
   assert pretrained.export_dir('acai', 'no_such_dataset') is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', [n for n in SHIPPED if SHIPPED[n]['dataset'] == 'lines32'])
 def test_a_shipped_lines32_export_scores_as_its_manifest_says(name, tmp_path):
   # The manifest's own command (the program picks its CPU kernels as when it was scored).

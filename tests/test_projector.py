@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
@@ -24,6 +25,7 @@ def read_back(log_dir):
   return embedding, latents, labels, sprite
 
 
+@pytest.mark.slow
 def test_the_final_report_writes_the_test_latents_for_the_projector(tiny_run):
   run = tiny_run
   embedding, latents, labels, sprite = read_back(run.path(rundir.TENSORBOARD))

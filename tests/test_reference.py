@@ -216,6 +216,7 @@ class Differences:
                      for kind, (d, s, n) in self.largest.items())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', CASES)
 def test_trains_step_for_step_as_the_original(case, monkeypatch):
   name, values, phase, paths = CASES[case]

@@ -23,6 +23,7 @@ from helpers import run_module
 TINY = dict(depth=4, latent=4, latent_width=4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('precision', ['mixed_float16', 'mixed_bfloat16'])
 def test_mixed_precision_acai_steps_are_finite_with_float32_outputs(precision):
   dataset = get_dataset('lines32')
@@ -128,6 +129,7 @@ def test_work_done_flops_of_a_hand_counted_step():
   assert throughput.work_done_flops(_TwoConvsAndDense(), spec) == 496
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['fast', 'plain'])
 def test_work_done_flops_of_lines32_models(mode):
   """Per image, from the layer counts of tests/test_nets.py (E = 13_811_712 and D = 7_039_040

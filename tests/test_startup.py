@@ -39,6 +39,7 @@ def run(*args):
   return result.stdout, '\n'.join(err), json.loads(last)
 
 
+@pytest.mark.slow
 def test_settings_registries_and_descriptions_import_no_tensorflow(tmp_path):
   (tmp_path / 'mine.json').write_text(json.dumps(
       {'size': 64, 'channels': 3, 'classes': ['a', 'b'], 'splits': {'train': 9, 'test': 1}}))
@@ -116,6 +117,7 @@ def test_programs_that_run_tensorflow_parse_their_flags_first(program):
   assert err.startswith('error: flag --onednn=fast: ') and err.count('\n') == 0
 
 
+@pytest.mark.slow
 def test_the_parsed_onednn_flag_is_set_before_tensorflow_starts(tmp_path):
   out, err, status = run('acai_tf.eval.lines', '--onednn=off', f'--export={tmp_path}/none')
   assert status == {'code': 2, 'tensorflow': True, 'keras': True, 'onednn': '0'}, err
