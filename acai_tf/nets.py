@@ -8,6 +8,8 @@ start-up by conv_layers.choose) says which CPU path each takes. Without one, eve
 Keras' own (conv_layers.PLAIN).
 """
 
+import functools
+
 import keras
 
 from acai_tf.conv_layers import PLAIN, conv
@@ -34,27 +36,29 @@ def encoder(image_shape, scales, depth, latent, name='encoder', dtype='float32',
   Returns:
     keras.Model mapping [B, H, W, C] to [B, H >> scales, W >> scales, latent].
   """
+  layer = functools.partial(conv, dtype=dtype, conv_paths=conv_paths)
   x = inputs = keras.Input(image_shape)
-  x = conv(x, depth, 1, activation=False, dtype=dtype, conv_paths=conv_paths)
+  x = layer(x, depth, 1, activation=False)
   for i in range(scales):
-    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
-    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
+    x = layer(x, depth << i, 3)
+    x = layer(x, depth << i, 3)
     x = keras.layers.AveragePooling2D(2, dtype=dtype)(x)
-  x = conv(x, depth << scales, 3, dtype=dtype, conv_paths=conv_paths)
-  x = conv(x, latent, 3, activation=False, dtype=dtype, conv_paths=conv_paths)
+  x = layer(x, depth << scales, 3)
+  x = layer(x, latent, 3, activation=False)
   return keras.Model(inputs, float32(x), name=name)
 
 
 def decoder(latent_shape, scales, depth, colors, name='decoder', dtype='float32',
             conv_paths=PLAIN):
   """`scales` x (2 conv3x3 + nearest 2x upsample), conv3x3, linear conv3x3 to colors."""
+  layer = functools.partial(conv, dtype=dtype, conv_paths=conv_paths)
   x = inputs = keras.Input(latent_shape)
   for i in reversed(range(scales)):
-    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
-    x = conv(x, depth << i, 3, dtype=dtype, conv_paths=conv_paths)
+    x = layer(x, depth << i, 3)
+    x = layer(x, depth << i, 3)
     x = keras.layers.UpSampling2D(2, interpolation='nearest', dtype=dtype)(x)
-  x = conv(x, depth, 3, dtype=dtype, conv_paths=conv_paths)
-  x = conv(x, colors, 3, activation=False, dtype=dtype, conv_paths=conv_paths)
+  x = layer(x, depth, 3)
+  x = layer(x, colors, 3, activation=False)
   return keras.Model(inputs, float32(x), name=name)
 
 
