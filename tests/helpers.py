@@ -169,6 +169,21 @@ def run_module(*args, cwd=None, timeout=600):
                         capture_output=True, text=True, timeout=timeout)
 
 
+# The environment settings of the runs/ scripts: tests give them explicitly.
+RUNS_SETTINGS = ('TRAIN_DIR', 'DATA_DIR', 'ACAI_DATA', 'RAW_DIR', 'TOTAL_KIMG', 'REPORT_KIMG',
+                 'DATASETS', 'MODELS', 'N_INIT', 'TRAIN_FLAGS', 'DRY_RUN', 'STAGES', 'LIMIT',
+                 'EVAL_LIMIT', 'LOG_DIR')
+
+
+def run_command(command, env=None, timeout=900, cwd=REPO, **kwargs):
+  """Runs a command (a list; a runs/ script, say) with this repository's code and Python first,
+  none of the caller's runs/ settings, and `env` on top; returns the CompletedProcess."""
+  base = {k: v for k, v in os.environ.items() if k not in RUNS_SETTINGS}
+  base.update(PYTHONPATH=REPO, PATH=os.path.dirname(sys.executable) + os.pathsep + base['PATH'])
+  return subprocess.run(command, cwd=cwd, env={**base, **(env or {})}, capture_output=True,
+                        text=True, timeout=timeout, **kwargs)
+
+
 # Small settings so every model trains in seconds; AdvAI starts in its autoencoder phase.
 # The VAE encodes to its mean here, so exports and resumed models can be compared exactly.
 SMALL = {'vae': {'encode_with': 'mean'}, 'vqvae': {'z_log_size': 8},
