@@ -18,7 +18,7 @@ from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI
 from acai_tf.models.acai_config import ACAIConfig
 from acai_tf.optimizer import FusedAdam
-from helpers import run_module
+from helpers import run_module, run_program
 
 TINY = dict(depth=4, latent=4, latent_width=4)
 
@@ -93,9 +93,9 @@ def test_bench_cli_prints_json_last(tmp_path):
   assert result['batch'] == 8 and result['end_to_end_img_s'] > 0
   assert any('end to end' in line and 'GFLOP/s work done' in line and 'nominal' in line
              for line in lines)
-  bad = run_module('acai_tf.bench', '--model=baseline', '--precision=float8')
+  bad = run_program('acai_tf.bench', '--model=baseline', '--precision=float8')
   assert bad.returncode != 0 and 'float8' in bad.stderr
-  bad = run_module('acai_tf.bench', '--model=baseline', '--conv_paths=gpu')
+  bad = run_program('acai_tf.bench', '--model=baseline', '--conv_paths=gpu')
   assert bad.returncode != 0 and 'conv_paths' in bad.stderr
 
 

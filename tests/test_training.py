@@ -152,7 +152,7 @@ def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
   assert shapes['z'] == [3, 2, 2, 4] and shapes['y'] == [3, 32, 32, 1] and shapes['big'][0] == 17
   assert not shapes['acai_tf_loaded']
 
-  again = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
+  again = run_program('acai_tf.train', '--model=acai', *tiny_train_args)
   assert again.returncode == 0 and 'nothing to do' in again.stdout
   assert len(rundir.read_metrics(run_dir)) == 2
 
