@@ -1,5 +1,6 @@
 """Test set-up: quiet TF logs, and two logical CPUs so MirroredStrategy can be tested."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,42 @@ import tensorflow as tf
 _cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+DURATIONS = os.path.join(os.path.dirname(__file__), 'durations.json')
+
+
+def pytest_addoption(parser):
+  parser.addoption('--record-durations', action='store_true',
+                   help=f'write the seconds each test file took to {DURATIONS}: workers are '
+                        'handed the longest files first (pytest.ini: --no-loadscope-reorder)')
+
+
+def pytest_collection_modifyitems(config, items):
+  """Longest files first, by their recorded seconds (files not recorded yet lead): every worker
+  ends close to the same time instead of one waiting for a long file handed out last."""
+  del config
+  try:
+    with open(DURATIONS) as f:
+      seconds = json.load(f)
+  except (OSError, ValueError):
+    return
+  items.sort(key=lambda item: -seconds.get(item.nodeid.split('::')[0], float('inf')))
+
+
+def pytest_runtest_logreport(report):  # setup, call and teardown of every test
+  path = report.nodeid.split('::')[0]
+  _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+  if session.config.getoption('record_durations') and not hasattr(session.config, 'workerinput'):
+    with open(DURATIONS, 'w') as f:
+      json.dump({k: round(v, 1) for k, v in sorted(_file_seconds.items())}, f, indent=1)
+      f.write('\n')
+
+
+_file_seconds = {}
 
 
 def pytest_sessionstart(session):
