@@ -22,20 +22,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from acai_tf import cli
-
-cli.start_tensorflow()  # oneDNN as measured on this machine, TensorFlow without its start-up lines
-
-import tensorflow as tf  # noqa: E402
-from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
-
-from acai_tf import autotune, conv_layers, trainer  # noqa: E402
-from acai_tf.data import get_dataset  # noqa: E402
-from acai_tf.models import MODELS  # noqa: E402
+from acai_tf import cli, config
 
 
 def op_times(logdir):
   """{op type: seconds} of every TF op event in the newest trace under `logdir`."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2
   path = max(glob.glob(os.path.join(logdir, '**', '*.xplane.pb'), recursive=True),
              key=os.path.getmtime)
   space = xplane_pb2.XSpace()
@@ -58,14 +50,21 @@ def main():
   parser.add_argument('--batch', type=int, default=64)
   parser.add_argument('--steps', type=int, default=32)
   parser.add_argument('--top', type=int, default=12)
-  parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS)
+  parser.add_argument('--conv_paths', default='auto', choices=config.CONV_PATHS)
   parser.add_argument('--logdir', default=None)
   args = parser.parse_args()
+  cli.start_tensorflow()  # oneDNN as measured on this machine; no TensorFlow start-up lines
+  import tensorflow as tf
+
+  from acai_tf import autotune, conv_layers, trainer
+  from acai_tf.data import get_dataset
+  from acai_tf.models import MODELS
   dataset = get_dataset(args.dataset)
-  config = trainer.model_config(args.model, args.dataset)
+  model_config = trainer.model_config(args.model, args.dataset)
 
   def make(conv_paths):
-    return MODELS[args.model](config, dataset.image_shape, dataset.nclass, conv_paths=conv_paths)
+    return MODELS[args.model](model_config, dataset.image_shape, dataset.nclass,
+                              conv_paths=conv_paths)
 
   model = make(conv_layers.choose(args.conv_paths, make))
   model.compile()
