@@ -224,8 +224,11 @@ class ReplicatedTrainLoop:
     if self.train_function is not None and not force:
       return self.train_function
     strategy = self.distribute_strategy
-    step_fn = (tf.function(self.train_step, jit_compile=True) if self.jit_compile
-               else self.train_step)
+    # The step has no Python control flow on tensors: AutoGraph's rewrite of it (and of every
+    # model function it calls) would only cost time at each first trace, about 1 s.
+    step_fn = tf.autograph.experimental.do_not_convert(self.train_step)
+    if self.jit_compile:
+      step_fn = tf.function(step_fn, jit_compile=True)
 
     def one_step(iterator):
       logs = strategy.run(step_fn, args=(next(iterator),))
