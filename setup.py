@@ -36,9 +36,10 @@ setup(
         'wandb': ['wandb>=0.31,<1'],
         # Everything the tests exercise, the optional extras included. nbclient/nbformat
         # pinned: CI executes the notebooks with them; playwright drives Debian's chromium.
-        # pytest-xdist runs the suite on every core (pytest.ini; -n 0 for one process).
-        'test': ['pytest>=8', 'pytest-xdist>=3.8,<4', 'ruff==0.17.6', 'matplotlib>=3.8,<4',
-                 'ipykernel>=6.29,<8', 'nbclient==0.11.0', 'nbformat==5.11.1', 'gradio>=6,<7',
-                 'playwright>=1.65,<2', 'mlflow-skinny>=3.17,<4', 'wandb>=0.31,<1'],
+        # pytest-xdist runs the suite on every core (pytest.ini; -n 0 for one process); filelock
+        # lets its workers share one tiny trained run (tests/conftest.py).
+        'test': ['pytest>=8', 'pytest-xdist>=3.8,<4', 'filelock>=3.12,<5', 'ruff==0.17.6',
+                 'matplotlib>=3.8,<4', 'ipykernel>=6.29,<8', 'nbclient==0.11.0', 'nbformat==5.11.1',
+                 'gradio>=6,<7', 'playwright>=1.65,<2', 'mlflow-skinny>=3.17,<4', 'wandb>=0.31,<1'],
     },
 )

@@ -74,12 +74,19 @@ def mirrored():
 
 
 @pytest.fixture(scope='session')
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, worker_id):
   """A tiny baseline run on lines32 (`helpers.tiny_train`'s defaults: reports, checkpoints and
-  exports at steps 16 and 32), trained once per test process. Read it; a test that changes a
-  run works on `helpers.copy_run(tiny_run, tmp_path)`."""
+  exports at steps 16 and 32), trained once per test session: the first worker to need it
+  trains it under a lock, the others find it finished. Read it; a test that changes a run
+  works on `helpers.copy_run(tiny_run, tmp_path)`."""
+  from filelock import FileLock
+
   from helpers import tiny_train
-  return tiny_train(tmp_path_factory.mktemp('tiny_run'))
+  shared = tmp_path_factory.getbasetemp()
+  if worker_id != 'master':  # pytest-xdist: the workers' folders share a parent
+    shared = shared.parent
+  with FileLock(str(shared / 'tiny_run.lock')):
+    return tiny_train(shared / 'tiny_run')
 
 
 @pytest.fixture
