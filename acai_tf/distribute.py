@@ -224,11 +224,11 @@ class ReplicatedTrainLoop:
     if self.train_function is not None and not force:
       return self.train_function
     strategy = self.distribute_strategy
-    # The step has no Python control flow on tensors: AutoGraph's rewrite of it (and of every
-    # model function it calls) would only cost time at each first trace, about 1 s.
-    step_fn = tf.autograph.experimental.do_not_convert(self.train_step)
-    if self.jit_compile:
-      step_fn = tf.function(step_fn, jit_compile=True)
+    # One traced step, called by the loop and by the last step alike (a Python function would
+    # be traced twice, once for each). The step has no Python control flow on tensors:
+    # AutoGraph's rewrite of it and of every model function it calls would only cost time.
+    step_fn = tf.function(tf.autograph.experimental.do_not_convert(self.train_step),
+                          jit_compile=bool(self.jit_compile))
 
     def one_step(iterator):
       logs = strategy.run(step_fn, args=(next(iterator),))
