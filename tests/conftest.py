@@ -77,16 +77,21 @@ def mirrored():
 def tiny_run(tmp_path_factory, worker_id):
   """A tiny baseline run on lines32 (`helpers.tiny_train`'s defaults: reports, checkpoints and
   exports at steps 16 and 32), trained once per test session: the first worker to need it
-  trains it under a lock, the others find it finished. Read it; a test that changes a run
-  works on `helpers.copy_run(tiny_run, tmp_path)`."""
+  trains it under a lock, the others take the finished run as it is (touching nothing in it
+  while another worker's tests read it). Read it; a test that changes a run works on
+  `helpers.copy_run(tiny_run, tmp_path)`."""
   from filelock import FileLock
 
-  from helpers import tiny_train
+  from acai_tf import trainer
+  from helpers import tiny_settings, tiny_train
   shared = tmp_path_factory.getbasetemp()
   if worker_id != 'master':  # pytest-xdist: the workers' folders share a parent
     shared = shared.parent
   with FileLock(str(shared / 'tiny_run.lock')):
-    return tiny_train(shared / 'tiny_run')
+    if not (shared / 'tiny_run.done').exists():
+      tiny_train(shared / 'tiny_run')
+      (shared / 'tiny_run.done').touch()
+  return trainer.Run(*tiny_settings(shared / 'tiny_run'))
 
 
 @pytest.fixture

@@ -36,11 +36,17 @@ def tiny_config(train_dir, **values):
   return trainer.TrainConfig(**{**settings, **values})
 
 
+def tiny_settings(train_dir, model='baseline', **values):
+  """(model name, model config, TrainConfig) of a tiny run: `tiny_train`'s arguments."""
+  return model, trainer.model_config(model, 'lines32', **TINY_MODEL), tiny_config(train_dir,
+                                                                                 **values)
+
+
 def tiny_train(train_dir, model='baseline', log=None, strategy=None, **values):
   """Trains a tiny run in this process; returns the Run. `log` collects its lines if a list."""
   lines = log if log is not None else []
-  return trainer.train(model, trainer.model_config(model, 'lines32', **TINY_MODEL),
-                        tiny_config(train_dir, **values), strategy=strategy, log=lines.append)
+  return trainer.train(*tiny_settings(train_dir, model, **values), strategy=strategy,
+                       log=lines.append)
 
 
 def copy_run(run, train_dir):
