@@ -149,10 +149,14 @@ class Evaluator:
 
   def __init__(self, model, dataset, config):
     self.model, self.dataset, self.config = model, dataset, config
-    wrap = lambda fn: export.numpy_endpoint(tf.function(fn, reduce_retracing=True))  # noqa: E731
-    self.encode, self.decode = wrap(model.encode), wrap(model.decode)
-    self.interpolate = wrap(model.interpolate)
-    self.classify = wrap(model.classify) if model.classifier is not None else None
+    traced = export.endpoints(model)  # the export's functions: traced once for both
+    self.encode, self.decode, self.interpolate = (
+        export.numpy_endpoint(fn) for fn in (traced.encode, traced.decode, traced.interpolate))
+    self.classify = None
+    if model.classifier is not None:
+      image = tf.TensorSpec((None,) + model.image_shape, tf.float32)
+      self.classify = export.numpy_endpoint(
+          tf.function(model.classify, input_signature=[image], autograph=False))
 
   def scalars(self, step):
     """Probe accuracy on the test split; Mean Distance / Smoothness on lines32."""

@@ -16,6 +16,7 @@ back (refusing an acai_tf.json of the wrong shape: acai_tf.schema) and
 export in `<run_dir>/exports/`, so a reader never sees a half-written one.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -44,7 +45,8 @@ def numpy_endpoint(fn, chunk=512):
 
 
 class _Endpoints(tf.Module):
-  """Wraps a trained AutoEncoder in signatures with dynamic batch size."""
+  """A trained AutoEncoder's functions with a free batch size: what an export holds, and what
+  a training run's reports call (so each is traced once per model, for both)."""
 
   def __init__(self, model):
     super().__init__(name='acai_tf_export')
@@ -52,25 +54,28 @@ class _Endpoints(tf.Module):
     image = tf.TensorSpec((None,) + model.image_shape, tf.float32, name='x')
     latent = tf.TensorSpec((None,) + model.latent_shape, tf.float32, name='z')
     alpha = tf.TensorSpec((None,), tf.float32, name='alpha')
-    self.encode = tf.function(model.encode, input_signature=[image])
-    self.decode = tf.function(model.decode, input_signature=[latent])
-    self.interpolate = tf.function(
+    # No Python control flow on tensors in a model's functions: AutoGraph would only cost time.
+    function = functools.partial(tf.function, autograph=False)
+    self.encode = function(model.encode, input_signature=[image])
+    self.decode = function(model.decode, input_signature=[latent])
+    self.interpolate = function(
         model.interpolate, input_signature=[latent, tf.TensorSpec.from_spec(latent, 'z2'), alpha])
-    self.reconstruct = tf.function(lambda x: model.decode(model.encode(x)),
-                                   input_signature=[image])
+    self.reconstruct = function(lambda x: model.decode(model.encode(x)), input_signature=[image])
     # Signatures with named outputs, for TF Serving and `obj.signatures[...]`.
     self.serving = {
-        'encode': tf.function(lambda x: {'latent': self.encode(x)}, input_signature=[image]),
-        'decode': tf.function(lambda z: {'images': self.decode(z)}, input_signature=[latent]),
+        'encode': function(lambda x: {'latent': self.encode(x)}, input_signature=[image]),
+        'decode': function(lambda z: {'images': self.decode(z)}, input_signature=[latent]),
     }
 
 
-# One module per live model: its functions are traced at the first export and reused by the
-# next ones (a run exports at every report; tracing anew took most of an export's time).
+# One module per live model: its functions are traced once and reused by every report and
+# export (tracing anew took most of an export's time).
 _ENDPOINTS = weakref.WeakKeyDictionary()
 
 
-def _endpoints(model):
+def endpoints(model):
+  """The traced functions of a live `model` (an AutoEncoder): encode, decode, interpolate and
+  reconstruct, batch size free."""
   if model not in _ENDPOINTS:
     _ENDPOINTS[model] = _Endpoints(model)
   return _ENDPOINTS[model]
@@ -94,7 +99,7 @@ def save(model, run_dir, meta, keep=2):
   final = os.path.join(exports, name)
   tmp = os.path.join(exports, f'.tmp-{name}-{os.getpid()}')
   shutil.rmtree(tmp, ignore_errors=True)
-  module = _endpoints(model)
+  module = endpoints(model)
   try:
     tf.saved_model.save(module, tmp, signatures=module.serving)
     with open(os.path.join(tmp, META_FILE), 'w') as f:
