@@ -213,6 +213,12 @@ class ReplicatedTrainLoop:
       self.steps_per_execution = steps
       self.train_function = None
 
+  def traced_train_step(self):
+    """The tf.function of one training step that `fit` runs (traced once per batch spec):
+    its graph is what a step computes (acai_tf.throughput counts its FLOPs)."""
+    self.make_train_function()
+    return self._traced_step
+
   def make_train_function(self, force=False):
     """The compiled function `fit` calls: `steps_per_execution` steps, one `strategy.run` each.
 
@@ -227,8 +233,8 @@ class ReplicatedTrainLoop:
     # One traced step, called by the loop and by the last step alike (a Python function would
     # be traced twice, once for each). The step has no Python control flow on tensors:
     # AutoGraph's rewrite of it and of every model function it calls would only cost time.
-    step_fn = tf.function(tf.autograph.experimental.do_not_convert(self.train_step),
-                          jit_compile=bool(self.jit_compile))
+    step_fn = tf.function(self.train_step, autograph=False, jit_compile=bool(self.jit_compile))
+    self._traced_step = step_fn
 
     def one_step(iterator):
       logs = strategy.run(step_fn, args=(next(iterator),))

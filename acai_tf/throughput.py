@@ -67,19 +67,21 @@ def time_pipeline(data, warmup, window, windows):
   return statistics.median(rates)
 
 
-def work_done_flops(model, batch_spec):
+def work_done_flops(step_function, batch_spec):
   """FLOPs (2 x multiply-adds) per image of one training step, as the step's graph does them.
 
-  Traces `model.train_step` on a batch of `batch_spec` (a static batch size)
-  and adds up the multiply-adds of the convolutions (forward, input-gradient
-  and filter-gradient ops) and matrix products that the step's outputs and
-  variable updates depend on, so gradients TensorFlow prunes (with respect to
-  the images, or through a network whose weights no loss trains) are left out.
+  Traces `step_function` (a tf.function of one training step, e.g. a model's
+  `traced_train_step()`, whose trace `fit` then reuses) on a batch of
+  `batch_spec` (a static batch size) and adds up the multiply-adds of the
+  convolutions (forward, input-gradient and filter-gradient ops) and matrix
+  products that the step's outputs and variable updates depend on, so
+  gradients TensorFlow prunes (with respect to the images, or through a network
+  whose weights no loss trains) are left out.
   Of each convolution only the taps on image pixels count, not those on the
   zero padding. Ops inside control-flow branches are not entered; in these
   models they only apply optimizer updates.
   """
-  graph = tf.function(model.train_step).get_concrete_function(batch_spec).graph
+  graph = step_function.get_concrete_function(batch_spec).graph
   needed, todo = set(), [t.op for t in graph.outputs] + list(graph.control_outputs)
   while todo:
     op = todo.pop()
@@ -190,7 +192,7 @@ def benchmark(model_name, model_config, dataset_name, batch, xla=None, precision
   executions = lambda steps: -(-steps // steps_per_execution)  # noqa: E731 - rounded up
   data = dataset.train(batch, seed=0)
   fixed = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
-  flops = work_done_flops(model, fixed.element_spec)
+  flops = work_done_flops(model.traced_train_step(), fixed.element_spec)
   nominal = nominal_flops(model_name, model)
   xla_text = {None: 'auto (off on CPU)', True: 'on', False: 'off'}[xla]
   log(f'{model_name} on {dataset_name}, batch {batch}, {precision}, XLA {xla_text}, '
