@@ -47,12 +47,14 @@ def export_of(model, dataset='lines32', **values):
 
 
 def train(model, dataset='lines32', **values):
-    """Trains one model at this notebook's budget (or finds the finished run) -> run dir."""
+    """Trains one model at this notebook's budget (or finds the finished run) -> run dir.
+
+    One report, at the end: it writes the export the cells below read."""
     print(f'{model} on {dataset}: training {BUDGET_KIMG} kimg in {TRAIN_DIR}')
     if TINY:
         values = {'depth': 8, **values}
     config = trainer.TrainConfig(dataset=dataset, train_dir=TRAIN_DIR, data_dir=DATA_DIR,
-                                  total_kimg=BUDGET_KIMG, report_kimg=BUDGET_KIMG / 4,
+                                  total_kimg=BUDGET_KIMG, report_kimg=BUDGET_KIMG,
                                   eval_pairs=64 if TINY else 256, progress_seconds=60)
     run = trainer.train(model, trainer.model_config(model, dataset, **values), config,
                          log=lambda line: None)

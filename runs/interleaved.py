@@ -12,12 +12,7 @@ the medians over rounds are compared: the drift hits every model alike.
 import argparse
 import statistics
 
-import tensorflow as tf
-
-from acai_tf import conv_layers
-from acai_tf.throughput import time_fit
-from acai_tf.trainer import STEPS_PER_EXECUTION
-from acai_tf.data import get_dataset
+from acai_tf.config import CONV_PATHS, STEPS_PER_EXECUTION
 from acai_tf.models import MODELS
 
 
@@ -27,13 +22,19 @@ def main():
   parser.add_argument('--rounds', type=int, default=10)
   parser.add_argument('--steps', type=int, default=32, help='steps per timed window')
   parser.add_argument('--batch', type=int, default=64)
-  parser.add_argument('--conv_paths', default='auto', choices=conv_layers.CONV_PATHS,
+  parser.add_argument('--conv_paths', default='auto', choices=CONV_PATHS,
                       help='layers of the networks (acai_tf.conv_layers.choose)')
   args = parser.parse_args()
   names = args.models.split(',')
   unknown = sorted(set(names) - set(MODELS))
   if unknown:
     parser.error(f'unknown models {unknown}; choose from {", ".join(sorted(MODELS))}')
+  # TensorFlow once the arguments are known to be good: a mistyped name fails in a second.
+  import tensorflow as tf
+
+  from acai_tf import conv_layers
+  from acai_tf.data import get_dataset
+  from acai_tf.throughput import time_fit
   dataset = get_dataset('lines32')
   batch = tf.data.Dataset.from_tensors(next(iter(dataset.train(args.batch, seed=0)))).repeat()
 

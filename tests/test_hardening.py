@@ -22,7 +22,7 @@ from helpers import (TINY_FLAGS, all_finite, checkpoint_values, copy_run, only_r
 def test_diverged_run_saves_nothing_non_finite_and_refuses_reruns(tmp_path):
   args = ['--model=baseline', f'--train_dir={tmp_path}', *TINY_FLAGS, '--total_kimg=1',
           '--lr=1000', '--checkpoint_minutes=0.0005', '--steps_per_execution=4']
-  first = run_module('acai_tf.train', *args)
+  first = run_program('acai_tf.train', *args)
   assert first.returncode == errors.EXIT_DIVERGED, first.stderr
   assert first.stderr.startswith('error: ') and 'diverged at step' in first.stderr
   assert first.stderr.count('\n') == 1
@@ -31,7 +31,7 @@ def test_diverged_run_saves_nothing_non_finite_and_refuses_reruns(tmp_path):
   if saved:
     assert all_finite(checkpoint_values(run_dir))
   assert not os.path.lexists(os.path.join(run_dir, 'export'))
-  again = run_program('acai_tf.train', *args)  # a rerun says so, with the same code, trains nothing
+  again = run_program('acai_tf.train', *args)  # a rerun says so and trains nothing
   assert again.returncode == errors.EXIT_DIVERGED
   assert again.stderr == first.stderr
   assert 'nothing to do' not in again.stdout and 'starting at step' not in again.stdout

@@ -118,7 +118,7 @@ LOAD_WITHOUT_PACKAGE = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_cli_run_outputs_and_export(tmp_path, tiny_train_args):
-  result = run_module('acai_tf.train', '--model=acai', *tiny_train_args)
+  result = run_program('acai_tf.train', '--model=acai', *tiny_train_args)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'starting at step 0' in result.stdout and '[report]' in result.stdout
   run_dir = only_run_dir(tmp_path)
