@@ -106,11 +106,11 @@ class _Notes:
     start, end = min(p[0]['kimg'] for p in picked), max(p[-1]['kimg'] for p in picked)
     text = f'kimg {_kimg(start)}–{_kimg(end)}'
     if short:
-      counts = ', '.join(map(str, short))
-      self.lines.append(f'⚠ {_describe(group)}: only {counts} reports (fewer than {self.last}), '
+      counts = ', '.join(map(str, short)) + (' report' if short == [1] else ' reports')
+      self.lines.append(f'⚠ {_describe(group)}: only {counts} (fewer than {self.last}), '
                         'so the median covers all of them: scale --report_kimg with the budget '
                         '(unset, it is total_kimg / 256).')
-      text += f' ⚠ {counts} reports'
+      text += f' ⚠ {counts}'
     return text
 
   def budget(self, group):

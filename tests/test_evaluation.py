@@ -11,7 +11,7 @@ import pytest
 
 from acai_tf import report
 from acai_tf.metrics import representation as rep
-from helpers import REPO, run_build, run_module, run_program
+from helpers import REPO, copy_run, run_build, run_module, run_program
 from raw_files import make_mnist
 
 
@@ -76,11 +76,11 @@ def test_report_on_synthetic_runs(tmp_path):
   # two reruns: medians 2e-3 and 4e-3 -> 3.00 +- 1.00 (x1e-3); smoothness 0.1 and 0.3.
   assert ('\nACAI | 64 | 1600 kimg | 3.00 ± 1.00 (n=2) | 0.200 ± 0.100 (n=2) | kimg 384–1600\n'
           'ACAI | 64 | paper, 16384 kimg | 0.24 ± 0.01 | 0.1 ± 0.01 | kimg 15168–16384\n') in text
-  assert ('\nMNIST | 256 | 32 kimg | 90.00 (n=1) | 88.80 | kimg 32–32 ⚠ 1 reports\n'
+  assert ('\nMNIST | 256 | 32 kimg | 90.00 (n=1) | 88.80 | kimg 32–32 ⚠ 1 report\n'
           'MNIST | 256 | paper, 16384 kimg | 93.94 | 92.31 | kimg 15168–16384') in text
   assert '\nMNIST | 256 | 32 kimg | 91.50 (n=1) | 88.80\n' in text
   assert '\nMNIST | 256 | 32 kimg | 55.25 (n=1)\nMNIST | 256 | paper, 16384 kimg | 53.7' in text
-  assert '⚠ Baseline on MNIST, d_z 256, 32 kimg: only 1 reports (fewer than 20)' in text
+  assert '⚠ Baseline on MNIST, d_z 256, 32 kimg: only 1 report (fewer than 20)' in text
 
 
 def test_report_puts_budgets_side_by_side(tmp_path):
@@ -118,18 +118,18 @@ def test_runs_scripts_cover_the_paper_grid():
 
 
 @pytest.fixture(scope='module')
-def tiny_runs(tmp_path_factory):
-  """A tiny ACAI run on lines32 and baseline + ACAI runs on a generated mnist32."""
+def tiny_runs(tmp_path_factory, tiny_run):
+  """The session's tiny baseline run on lines32 and baseline + ACAI runs on a generated mnist32."""
   root = tmp_path_factory.mktemp('runs')
+  copy_run(tiny_run, root / 'train')
   make_mnist(root / 'raw', train=64, test=40)
   built = run_build('--dataset=mnist32', f'--raw_dir={root / "raw"}', f'--data_dir={root / "data"}')
   assert built.returncode == 0, built.stderr
   common = [f'--train_dir={root / "train"}', f'--data_dir={root / "data"}', '--depth=4',
             '--latent=4', '--batch=16', '--total_kimg=0.0625', '--report_kimg=0.0625',
-            '--eval_pairs=4']
-  for args in (['--model=acai', '--dataset=lines32'], ['--model=acai', '--dataset=mnist32'],
-               ['--model=baseline', '--dataset=mnist32']):
-    result = run_program('acai_tf.train', *args, *common)
+            '--eval_pairs=4', '--dataset=mnist32']
+  for model in ('acai', 'baseline'):
+    result = run_program('acai_tf.train', f'--model={model}', *common)
     assert result.returncode == 0, result.stderr[-2000:]
   return root
 
@@ -143,7 +143,7 @@ def test_eval_programs_end_to_end(tiny_runs):
   assert result.returncode == 0, result.stderr[-2000:]
   with open(os.path.join(os.path.dirname(lines_export), 'eval_lines.json')) as f:
     scores = json.load(f)
-  assert scores['pairs'] == 8 and scores['mean_distance'] > 0 and scores['model'] == 'acai'
+  assert scores['pairs'] == 8 and scores['mean_distance'] > 0 and scores['model'] == 'baseline'
 
   data = f'--data_dir={tiny_runs / "data"}'
   for index, export in enumerate(glob.glob(str(train / 'mnist32' / '*' / 'export'))):
@@ -167,7 +167,7 @@ def test_eval_programs_end_to_end(tiny_runs):
 
   tables = run_program('acai_tf.report', f'--train_dir={train}')
   assert tables.returncode == 0
-  for expected in ('Table 1', 'ACAI | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
+  for expected in ('Table 1', 'Baseline | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
     assert expected in tables.stdout, expected
 
 

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 from acai_tf import pretrained
 from helpers import REPO
 
-SMALLEST = {'BUDGET_KIMG = 4 ': 'BUDGET_KIMG = 1 ', 'TRAIN_LIMIT = 5000 ': 'TRAIN_LIMIT = 1000 ',
+SMALLEST = {'BUDGET_KIMG = 4 ': 'BUDGET_KIMG = 1 ', 'TRAIN_LIMIT = 5000 ': 'TRAIN_LIMIT = 500 ',
             'N_INIT = 10 ': 'N_INIT = 2 '}
 NOTEBOOKS = sorted(n for n in os.listdir(os.path.join(REPO, 'notebooks')) if n.endswith('.ipynb'))
 
@@ -31,8 +31,8 @@ def test_notebooks_are_generated_from_their_source():
 @pytest.mark.parametrize('name', NOTEBOOKS)
 def test_notebook_executes_and_draws(name, tmp_path):
   notebook = nbformat.read(os.path.join(REPO, 'notebooks', name), as_version=4)
-  # As papermill injects parameters: a quarter of the notebook's own tiny budget, and a fifth
-  # of the images for probes and K-means, restarted twice.
+  # As papermill injects parameters: a quarter of the notebook's own tiny budget, a tenth
+  # of the training images for probes and K-means, restarted twice.
   params = [c for c in notebook.cells if c.source.startswith('# Parameters.')]
   assert len(params) == 1 and 'BUDGET_KIMG = 4 ' in params[0].source
   for default, smallest in SMALLEST.items():

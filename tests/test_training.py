@@ -164,9 +164,9 @@ def test_advai_trains_its_interpolator_phase_before_total_kimg(tmp_path):
   config = trainer.model_config('advai', 'lines32', depth=4, latent=4, int_width=16,
                                  train_int_kimg=0.125)
   run = trainer.train('advai', config, trainer.TrainConfig(
-      train_dir=str(tmp_path), total_kimg=0.25, report_kimg=0.125, batch=8, eval_pairs=8),
+      train_dir=str(tmp_path), total_kimg=0.125, report_kimg=0.125, batch=8, eval_pairs=8),
       log=lambda line: None)
   reports = rundir.read_metrics(run.dir)
-  assert [r['step'] for r in reports] == [16, 32, 48]  # (0.125 + 0.25) kimg at batch 8
+  assert [r['step'] for r in reports] == [16, 32]  # (0.125 + 0.125) kimg at batch 8
   assert 'loss_interp' in reports[0] and 'loss_ae' not in reports[0]
   assert all('loss_ae' in r and 'loss_interp' not in r for r in reports[1:])
