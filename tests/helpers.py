@@ -214,6 +214,18 @@ def weights(variables):
   return [np.array(v) for v in variables]
 
 
+def fit_from(name, init, data, steps, strategy=None, steps_per_execution=1):
+  """`make(name)` built under `strategy` (default: none) with the weights `init`, then trained
+  `steps` steps on `data` (a dataset, distributed or not) in executions of
+  `steps_per_execution` steps. Returns the model."""
+  with (strategy or tf.distribute.get_strategy()).scope():
+    model = make(name)
+    model.compile(steps_per_execution=steps_per_execution)
+    model.set_weights(init)
+  model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+  return model
+
+
 def fit_steps(model, data, steps):
   dataset = tf.data.Dataset.from_tensors(data).repeat()
   return model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history

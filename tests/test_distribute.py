@@ -6,7 +6,7 @@ import pytest
 
 from acai_tf import distribute, errors, trainer
 from acai_tf.data import get_dataset
-from helpers import checkpoint_values, make, tiny_settings, tiny_train, weights
+from helpers import checkpoint_values, fit_from, make, tiny_settings, tiny_train, weights
 
 
 def test_each_replica_gets_its_slice_of_the_global_batch(mirrored):
@@ -40,28 +40,16 @@ def test_same_seed_gives_the_same_weights(tmp_path):
                                                        first[4].get_weights()))
 
 
-def _fit_on_two_replicas(strategy, init, steps_per_execution):
-  """ACAI trained 16 steps on the two replicas from the weights `init`, fed as a training run
-  feeds them (`distribute.distribute_batches`), in fits of `steps_per_execution` steps."""
-  dataset = get_dataset('lines32')
-  with strategy.scope():
-    model = make('acai')
-    model.compile()
-    model.set_weights(init)
-  model.set_steps_per_execution(steps_per_execution)
-  data = distribute.distribute_batches(strategy, lambda rows: dataset.train(8, 5, 0, rows), 8)
-  model.fit(data, epochs=1, steps_per_epoch=16, verbose=0, shuffle=False)
-  return model
-
-
 @pytest.mark.slow
 def test_several_steps_per_execution_on_two_replicas_match_one(mirrored):
   """ACAI trains on two replicas, and 16 steps run as 16 executions of one step or one of 16
   end at the same weights (reports on their steps whatever the execution size:
   tests/test_speed.py)."""
   init = make('acai').get_weights()
-  one = _fit_on_two_replicas(mirrored, init, 1)
-  sixteen = _fit_on_two_replicas(mirrored, init, 16)
+  dataset = get_dataset('lines32')  # fed as a training run feeds it
+  data = distribute.distribute_batches(mirrored, lambda rows: dataset.train(8, 5, 0, rows), 8)
+  one, sixteen = (fit_from('acai', init, data, 16, mirrored, steps_per_execution)
+                  for steps_per_execution in (1, 16))
   assert one.steps_done() == sixteen.steps_done() == 16
   moved = max(np.abs(a - b).max() for a, b in zip(one.get_weights(), init))
   assert moved > 1e-4 and all(np.isfinite(w).all() for w in one.get_weights())

@@ -13,7 +13,7 @@ from acai_tf.models.acai import ACAI
 from acai_tf.models.acai_config import ACAIConfig
 from acai_tf.models.base import AutoEncoder
 from acai_tf.models.base_config import AEConfig
-from helpers import batch, fit_steps, make, weights
+from helpers import batch, fit_from, fit_steps, make, weights
 
 # AdvAI's many networks make it the slowest: its conformance runs with the slow tests.
 ALL = [pytest.param(name, marks=pytest.mark.slow) if name == 'advai' else name
@@ -175,23 +175,14 @@ def test_acai_critic_width_defaults_to_depth():
   assert same.critic.count_params() == same.encoder.count_params()
 
 
-def _trainable(strategy, init, data, steps):
-  with strategy.scope():
-    model = make('baseline')
-    model.compile()
-    model.set_weights(init)
-  dataset = tf.data.Dataset.from_tensor_slices(data).batch(8).repeat()
-  model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
-  return weights(model.trainable_variables)
-
-
 @pytest.mark.slow
 def test_mirrored_strategy_matches_single_device(mirrored):
   data = batch(32, seed=4)
   model = make('baseline')
   init, start = model.get_weights(), weights(model.trainable_variables)
-  single = _trainable(tf.distribute.get_strategy(), init, data, 4)
-  on_two = _trainable(mirrored, init, data, 4)
+  dataset = tf.data.Dataset.from_tensor_slices(data).batch(8).repeat()
+  single, on_two = (weights(fit_from('baseline', init, dataset, 4, strategy).trainable_variables)
+                    for strategy in (None, mirrored))
   moved = max(np.abs(a - b).max() for a, b in zip(single, start))
   assert moved > 1e-4
   for a, b in zip(single, on_two):
