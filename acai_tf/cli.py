@@ -4,7 +4,8 @@ TensorFlow-free. A program is `define_flags(); cli.run(main)`: `run` defines the
 parses the command line, and for a program that needs TensorFlow chooses oneDNN from the
 parsed --onednn (acai_tf.autotune) and imports TensorFlow without its C++ start-up lines
 (acai_tf.quiet; --verbose shows them) before calling `main(argv)`; such a program imports its
-TensorFlow modules in `main`. Every failure is one `error:` line on stderr with the exit codes
+TensorFlow modules in `main`, and checks what it can beforehand in `settings(argv)`
+(`cli.run(main, settings=settings)`), so that a mistake costs no TensorFlow start-up. Every failure is one `error:` line on stderr with the exit codes
 of `acai_tf.errors`; --debug (or ACAI_DEBUG=1) shows the traceback instead.
 """
 
@@ -230,11 +231,14 @@ def start_tensorflow(onednn='auto', verbose=None):
   quiet.import_tensorflow(verbose)
 
 
-def run(main, tensorflow=True):
+def run(main, tensorflow=True, settings=None):
   """Runs the program `main(argv)`: defines the common flags and parses the command line (GNU
   negations too; a bad flag is one `error:` line, exit code 2), then, if it needs
   `tensorflow`, starts it (`start_tensorflow`, from --onednn and --verbose) and calls `main`;
-  warnings are one line, failures one `error:` line (`one_line_errors`)."""
+  warnings are one line, failures one `error:` line (`one_line_errors`).
+
+  `settings(argv)`, if given, checks the command line before TensorFlow starts (so a bad value
+  costs no TensorFlow start-up) and returns what `main` is called with instead of argv."""
   define_common_flags(tensorflow, _absl_module(main.__module__))
 
   def started(argv):
@@ -242,8 +246,9 @@ def run(main, tensorflow=True):
     if not FLAGS.debug:
       warnings.showwarning = _show_warning
     with one_line_errors(FLAGS.debug):
+      checked = settings(argv) if settings else argv
       if tensorflow:
         start_tensorflow(FLAGS.onednn, FLAGS.verbose)
-      return main(argv)
+      return main(checked)
 
   app.run(started, flags_parser=parse_flags)

@@ -12,11 +12,13 @@ The page binds 127.0.0.1 (this machine only); --host=0.0.0.0 opens it to the net
 SSH tunnel brings it to another machine. `view` computes what the page shows, without Gradio.
 """
 
+import socket
+
 import numpy as np
 from absl import flags
 from PIL import Image
 
-from acai_tf import cli, images, interpolate
+from acai_tf import cli, images, interpolate, rundir
 from acai_tf.interpolate import labels_panel
 from acai_tf.errors import UsageError
 from acai_tf.metrics.interpolation import interpolation_alphas
@@ -180,27 +182,41 @@ def sharing(host, port):
           f'USER@THIS_MACHINE and open http://127.0.0.1:{port} there)')
 
 
-def load(paths):
-  """(module, meta) of every export, all of one image shape (a UsageError if not)."""
-  from acai_tf import export  # TensorFlow's module: cli.run started it
-  loaded = [export.load(path) for path in paths]
-  shape = tuple(loaded[0][1]['image_shape'])
-  for path, (_, meta) in zip(paths, loaded):
-    if tuple(meta['image_shape']) != shape:
-      raise UsageError(f'{path} takes images of shape {tuple(meta["image_shape"])}, '
-                       f'{paths[0]} {shape}: compare exports of one image shape.')
-  return loaded
-
-
-def main(argv):
+def settings(argv):
+  """Checks the command line before TensorFlow starts: no stray arguments, exports of one image
+  shape, a free port, Gradio installed. Returns the exports' records."""
   if len(argv) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}; upload images in the page.')
+  metas = [rundir.export_meta(path) for path in FLAGS.export]
+  shape = tuple(metas[0]['image_shape'])
+  for path, meta in zip(FLAGS.export, metas):
+    if tuple(meta['image_shape']) != shape:
+      raise UsageError(f'{path} takes images of shape {tuple(meta["image_shape"])}, '
+                       f'{FLAGS.export[0]} {shape}: compare exports of one image shape.')
+  try:  # Gradio binds it later; a port in use is said now, not after TensorFlow's start
+    family = socket.getaddrinfo(FLAGS.host, FLAGS.port, type=socket.SOCK_STREAM)[0][0]
+    with socket.create_server((FLAGS.host, FLAGS.port), family=family):
+      pass
+  except OSError as e:
+    raise _port_error(e) from None
   try:
-    import gradio as gr
+    import gradio  # noqa: F401 - imported again in main; here only to say it is missing
   except ImportError:
     raise UsageError('the page needs gradio: pip install -e ".[demo]"') from None
-  loaded = load(FLAGS.export)
-  shape, dataset = tuple(loaded[0][1]['image_shape']), loaded[0][1]['dataset']
+  return metas
+
+
+def _port_error(error):
+  return UsageError(f'cannot serve on {FLAGS.host}:{FLAGS.port} ({error.strerror or error}); '
+                    'pass another --port.')
+
+
+def main(metas):
+  import gradio as gr
+
+  from acai_tf import export  # TensorFlow's module: cli.run started it
+  loaded = [(export.load(path)[0], meta) for path, meta in zip(FLAGS.export, metas)]
+  shape, dataset = tuple(metas[0]['image_shape']), metas[0]['dataset']
 
   def test(i, j):
     return interpolate.pair_from_test(dataset, f'{i},{j}', FLAGS.data_dir)
@@ -215,12 +231,11 @@ def main(argv):
     demo.launch(server_name=FLAGS.host, server_port=FLAGS.port, prevent_thread_lock=True,
                 quiet=True, ssr_mode=False, theme=gr.themes.Default(**FONTS), css=CSS)
   except OSError as e:
-    raise UsageError(f'cannot serve on {FLAGS.host}:{FLAGS.port} ({e.strerror or e}); pass '
-                     'another --port.') from None
+    raise _port_error(e) from None
   print(f'explore: {sharing(FLAGS.host, FLAGS.port)}. Ctrl-C stops it.', flush=True)
   demo.block_thread()
 
 
 if __name__ == '__main__':
   define_flags()
-  cli.run(main)
+  cli.run(main, settings=settings)

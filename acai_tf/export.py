@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from acai_tf import rundir, schema
+from acai_tf import rundir
 from acai_tf.data import dataset_info
 from acai_tf.errors import UsageError
 
@@ -122,9 +122,7 @@ def save(model, run_dir, meta, keep=2):
 
 def load(path):
   """(tf module, meta dict) of an export made by training; a UsageError if it is not one."""
-  if not os.path.exists(path):
-    raise UsageError(f'{path} does not exist; pass <run_dir>/export of a trained run.')
-  meta = schema.read_export_meta(os.path.join(path, META_FILE))
+  meta = rundir.export_meta(path)
   return tf.saved_model.load(path), meta
 
 

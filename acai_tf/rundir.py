@@ -35,7 +35,7 @@ import warnings
 
 from acai_tf.errors import BusyError, StorageError, UsageError
 from acai_tf.schema import (RECORD_FORMAT, RENAMED, REPORT_FIELDS, config_problem, parse,
-                            read_eval, shape_problem)
+                            read_eval, read_export_meta, shape_problem)
 from acai_tf.tempfiles import temp_path
 
 CONFIG_FILE = 'config.json'
@@ -135,6 +135,14 @@ def read_evals(folder, start=''):
       except UsageError as e:
         warnings.warn(f'{e} Skipping it for now.', stacklevel=2)
   return results
+
+
+def export_meta(export_dir):
+  """The acai_tf.json of the export folder `export_dir` (acai_tf.schema checks it); a
+  UsageError if the folder or its record is missing or of the wrong shape."""
+  if not os.path.exists(export_dir):
+    raise UsageError(f'{export_dir} does not exist; pass <run_dir>/export of a trained run.')
+  return read_export_meta(os.path.join(export_dir, EXPORT_META))
 
 
 def eval_path(export_dir, name):

@@ -18,12 +18,17 @@ def define_flags():
   cli.define_training_flags()
 
 
-def main(argv):
-  from acai_tf import distribute, trainer  # TensorFlow's modules: cli.run started it
+def settings(argv):
+  """(TrainConfig, model config) from the flags, checked before TensorFlow starts."""
   if len(argv) > 1:
     raise cli.app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   config = cli.config_from_flags(TrainConfig)
-  model_config = cli.model_config_from_flags(FLAGS.model, FLAGS.dataset, config.data_dir)
+  return config, cli.model_config_from_flags(FLAGS.model, FLAGS.dataset, config.data_dir)
+
+
+def main(checked):
+  from acai_tf import distribute, trainer  # TensorFlow's modules: cli.run started it
+  config, model_config = checked
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
   strategy = distribute.make_strategy(config.strategy, tpu=FLAGS.tpu)
@@ -35,4 +40,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  cli.run(main)
+  cli.run(main, settings=settings)

@@ -109,9 +109,9 @@ def all_finite(values):
 
 def run_program(module_name, *args):
   """Runs a program as `python -m module_name args` would, inside this process (no start-up
-  cost): its `define_flags()` (unless its flags are defined already) and `cli.run(main)`; the
-  flags defined here are taken away after. Returns a CompletedProcess (exit code, stdout,
-  stderr), as `run_module` does."""
+  cost): its `define_flags()` (unless its flags are defined already) and `cli.run(main)`, with
+  its `settings` if it has them; the flags defined here are taken away after. Returns a
+  CompletedProcess (exit code, stdout, stderr), as `run_module` does."""
   from absl import flags
 
   from acai_tf import cli
@@ -124,7 +124,7 @@ def run_program(module_name, *args):
       if not flags.FLAGS.flags_by_module_dict().get(module_name):
         module.define_flags()
       flags.FLAGS.unparse_flags()
-      cli.run(module.main)
+      cli.run(module.main, settings=getattr(module, 'settings', None))
       code = 0
     except SystemExit as e:
       code = e.code or 0

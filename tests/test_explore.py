@@ -6,6 +6,7 @@ a tiny run's. ACAI_SCREENSHOT=1 also saves the page as docs/explore.png (the REA
 """
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -197,10 +198,15 @@ def test_view_is_the_decode_along_the_path(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('case', ['not_export', 'argument', 'no_gradio'])
+@pytest.mark.parametrize('case', ['not_export', 'argument', 'shapes', 'no_gradio'])
 def test_bad_input_is_one_error_line(exports, tmp_path, monkeypatch, case):
+  colour = tmp_path / 'colour'  # the record of an export of 64x64 colour images
+  colour.mkdir()
+  with open(exports[0] + '/acai_tf.json') as f:
+    (colour / 'acai_tf.json').write_text(json.dumps({**json.load(f), 'image_shape': [64, 64, 3]}))
   args = {'not_export': [f'--export={tmp_path}'],
           'argument': [f'--export={exports[0]}', str(tmp_path / 'a.png')],
+          'shapes': [f'--export={exports[0]}', f'--export={colour}'],
           'no_gradio': [f'--export={exports[0]}']}[case]
   if case == 'no_gradio':
     monkeypatch.setitem(sys.modules, 'gradio', None)  # import gradio fails as if not installed
@@ -210,6 +216,9 @@ def test_bad_input_is_one_error_line(exports, tmp_path, monkeypatch, case):
   assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
   if case == 'no_gradio':
     assert 'pip install -e ".[demo]"' in err
+  if case == 'shapes':
+    assert err.endswith('(64, 64, 3), ' + exports[0] + ' (32, 32, 1): compare exports of one '
+                        'image shape.\n'), err
 
 
 @pytest.mark.slow

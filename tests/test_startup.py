@@ -97,6 +97,17 @@ def test_programs_that_list_jobs_or_read_records_import_no_tensorflow(args, code
   assert printed in out
 
 
+@pytest.mark.parametrize('args,said', [
+    (('acai_tf.train', '--seed=-1'), 'error: seed=-1 must be in [0, 2147483647].'),
+    (('acai_tf.explore', '--export=/none'), 'error: /none does not exist; pass <run_dir>/export '
+                                            'of a trained run.'),
+])
+def test_programs_refuse_bad_settings_before_tensorflow_starts(args, said):
+  out, err, status = run(*args)
+  assert status == {'code': 2, 'tensorflow': False, 'keras': False, 'onednn': None}, err
+  assert err == said and not out
+
+
 def test_data_prep_fails_on_missing_raw_files_without_tensorflow(tmp_path):
   out, err, status = run('data_prep.build', '--dataset=mnist32', '--source=dir',
                          f'--raw_dir={tmp_path}', f'--data_dir={tmp_path / "out"}')
