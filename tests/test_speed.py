@@ -4,7 +4,7 @@ steps per execution (the conv paths: tests/test_conv_paths.py)."""
 import dataclasses
 import json
 import os
-import subprocess
+import runpy
 import sys
 
 import keras
@@ -231,12 +231,24 @@ def test_several_steps_per_execution_keep_reports_and_resume_exact(tmp_path):
 
 
 @pytest.mark.slow
-def test_interleaved_script_times_models_side_by_side():
+def test_interleaved_script_times_models_side_by_side(capsys, monkeypatch):
+  """runs/interleaved.py, run in this process as `python runs/interleaved.py` would run it."""
   script = os.path.join(os.path.dirname(__file__), '..', 'runs', 'interleaved.py')
-  out = subprocess.run([sys.executable, script, '--models=baseline,dropout', '--rounds=1',
-                        '--steps=16', '--batch=8'], capture_output=True, text=True)
-  assert out.returncode == 0, out.stderr[-2000:]
-  assert 'round 1: baseline' in out.stdout and '1.00x baseline' in out.stdout
-  assert 'x baseline' in out.stdout.splitlines()[-1]  # dropout's ratio
-  bad = subprocess.run([sys.executable, script, '--models=resnet'], capture_output=True, text=True)
-  assert bad.returncode != 0 and 'resnet' in bad.stderr
+
+  def interleaved(*args):
+    monkeypatch.setattr(sys, 'argv', [script, *args])
+    try:
+      runpy.run_path(script, run_name='__main__')
+      code = 0
+    except SystemExit as e:
+      code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+  code, out, err = interleaved('--models=baseline,dropout', '--rounds=1', '--steps=16',
+                               '--batch=8')
+  assert code == 0, err[-2000:]
+  assert 'round 1: baseline' in out and '1.00x baseline' in out
+  assert 'x baseline' in out.splitlines()[-1]  # dropout's ratio
+  code, _, err = interleaved('--models=resnet')
+  assert code == 2 and 'resnet' in err
