@@ -5,8 +5,9 @@ parses the command line, and for a program that needs TensorFlow chooses oneDNN 
 parsed --onednn (acai_tf.autotune) and imports TensorFlow without its C++ start-up lines
 (acai_tf.quiet; --verbose shows them) before calling `main(argv)`; such a program imports its
 TensorFlow modules in `main`, and checks what it can beforehand in `settings(argv)`
-(`cli.run(main, settings=settings)`), so that a mistake costs no TensorFlow start-up. Every failure is one `error:` line on stderr with the exit codes
-of `acai_tf.errors`; --debug (or ACAI_DEBUG=1) shows the traceback instead.
+(`cli.run(main, settings=settings)`), so that a mistake costs no TensorFlow start-up. Every
+failure is one `error:` line on stderr with the exit codes of `acai_tf.errors`; --debug (or
+ACAI_DEBUG=1) shows the traceback instead.
 """
 
 import contextlib
