@@ -20,6 +20,11 @@ ALL = [pytest.param(name, marks=pytest.mark.slow) if name == 'advai' else name
        for name in sorted(MODELS)]
 
 
+def _epsilon_one(model):
+  for optimizer in model.group_optimizers.values():
+    optimizer.epsilon = 1.0  # makes Adam's first step proportional to the gradient
+
+
 @pytest.mark.parametrize('name', ALL)
 class TestConformance:
 
@@ -47,13 +52,14 @@ class TestConformance:
     assert set(groups) == set(model.learning_rates())
 
   @pytest.mark.slow
-  def test_all_groups_step_from_one_forward_pass_and_training_lowers_the_loss(self, name):
-    """Every group's update uses gradients at the pre-update weights (as tf.group did), only the
-    groups with a loss (and the probe) move, and 40 more steps lower the reconstruction loss."""
+  def test_one_step_from_one_forward_pass_training_and_exact_resume(self, name, tmp_path):
+    """Every group's update uses gradients at the pre-update weights (as tf.group did), and only
+    the groups with a loss (and the probe) move; 40 more steps lower the reconstruction loss.
+    Checkpointed there, one more step in the same model, or restored into a new one, ends at
+    the same weights; restored again and stepped on other labels, only the probe differs."""
     model = make(name, lr=0.05)
     model.compile()
-    for optimizer in model.group_optimizers.values():
-      optimizer.epsilon = 1.0  # makes Adam's first step proportional to the gradient
+    _epsilon_one(model)
     x, y = batch()
     seed = model._step_seed()
     step = model.compute_losses(x, seed)
@@ -85,6 +91,28 @@ class TestConformance:
     last = fit_steps(model, (x, y), 40)['loss_ae'][0]
     assert np.isfinite(last) and last < 0.8 * first
 
+    save = tf.train.Checkpoint(model=model, **model.group_optimizers).save(str(tmp_path / 'c'))
+    fit_steps(model, (x, y), 1)
+    restored = make(name, lr=0.05)  # a new model, restored twice: same labels, other labels
+    restored.compile()
+    _epsilon_one(restored)
+    checkpoint = tf.train.Checkpoint(model=restored, **restored.group_optimizers)
+    resumed = []
+    for labels in (y, (y + 3) % 10):
+      checkpoint.restore(save).assert_consumed()
+      assert int(restored.step) == 41
+      fit_steps(restored, (x, labels), 1)
+      assert int(restored.step) == 42
+      resumed.append((weights(restored.variables), {
+          group: weights(variables) for group, variables in restored.variable_groups().items()}))
+    assert int(model.step) == 42
+    for a, b in zip(weights(model.variables), resumed[0][0]):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    (_, same_labels), (_, other_labels) = resumed
+    for group in same_labels:  # the same step but for the labels: only the probe may differ
+      same = all(np.array_equal(p, q) for p, q in zip(same_labels[group], other_labels[group]))
+      assert same == (group != 'classifier'), group
+
   @pytest.mark.slow
   def test_export_round_trip(self, name, tmp_path):
     """An export holds the model's weights as they were; the next export of the same live model
@@ -110,38 +138,6 @@ class TestConformance:
     np.testing.assert_allclose(module.interpolate(z, z[::-1], tf.fill([8], 0.3)),
                                model.interpolate(z, z[::-1], tf.fill([8], 0.3)), atol=1e-5)
     assert meta == {**record, 'step': 2} and os.path.realpath(tmp_path / 'export') == second
-
-  @pytest.mark.slow
-  def test_checkpoint_resume_continues_identically_and_labels_train_only_the_probe(
-      self, name, tmp_path):
-    """Train 2 steps and checkpoint; 1 more step in the same model, or restored into a new one,
-    ends at the same weights. Restored again and stepped on other labels, only the probe
-    differs."""
-    x, y = batch()
-    straight = make(name)
-    straight.compile()
-    fit_steps(straight, (x, y), 2)
-    save = tf.train.Checkpoint(model=straight, **straight.group_optimizers).save(
-        str(tmp_path / 'c'))
-    fit_steps(straight, (x, y), 1)
-    model = make(name)  # a new model, restored twice: same labels, then other labels
-    model.compile()
-    checkpoint = tf.train.Checkpoint(model=model, **model.group_optimizers)
-    resumed = []
-    for labels in (y, (y + 3) % 10):
-      checkpoint.restore(save).assert_consumed()
-      assert int(model.step) == 2
-      fit_steps(model, (x, labels), 1)
-      assert int(model.step) == 3
-      resumed.append((weights(model.variables), {
-          group: weights(variables) for group, variables in model.variable_groups().items()}))
-    assert int(straight.step) == 3
-    for a, b in zip(weights(straight.variables), resumed[0][0]):
-      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    (_, same_labels), (_, other_labels) = resumed
-    for group in same_labels:  # the same step but for the labels: only the probe may differ
-      same = all(np.array_equal(p, q) for p, q in zip(same_labels[group], other_labels[group]))
-      assert same == (group != 'classifier'), group
 
   def test_config_round_trip_and_validation(self, name):
     cls = MODELS[name].config_class
