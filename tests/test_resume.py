@@ -10,11 +10,12 @@ import pytest
 import tensorflow as tf
 
 from acai_tf import errors, rundir
-from helpers import (TINY_FLAGS, first_report, run_module, run_program, start_train, stop,
+from helpers import (TINY_FLAGS, first_report, run_program, start_train, stop, tiny_train,
                      wait_for)
 
 REPORT = 16  # steps between reports (TINY_FLAGS: --report_kimg=0.125 at --batch=8)
-CASES = {  # signal, strategy flags (ACAI on two replicas: tests/test_distribute.py)
+SETTINGS = {'checkpoint_minutes': 0.005, 'steps_per_execution': 4}  # checkpoints every 0.3 s
+CASES = {  # signal, strategy flags of the run stopped (ACAI on two replicas: test_distribute.py)
     'sigkill': (signal.SIGKILL, []),
     'sigterm': (signal.SIGTERM, []),
     'sigint-mirrored': (signal.SIGINT, ['--strategy=mirrored', '--cpu_devices=2']),
@@ -28,10 +29,10 @@ def newest_checkpoint_step(run_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('case', CASES)
-def test_a_stopped_run_resumes_where_it_stopped(tmp_path, case):
+def test_a_stopped_run_resumes_where_it_stopped(tmp_path, case, mirrored):
   number, strategy = CASES[case]
   args = ['--model=baseline', *strategy, f'--train_dir={tmp_path}', *TINY_FLAGS,
-          '--checkpoint_minutes=0.005', '--steps_per_execution=4']  # checkpoints every 0.3 s
+          *[f'--{k}={v}' for k, v in SETTINGS.items()]]
   proc = start_train(*args, '--total_kimg=50')  # stopped long before its end
   try:
     run_dir = wait_for(lambda: first_report(tmp_path))
@@ -62,12 +63,16 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path, case):
   assert not glob.glob(os.path.join(run_dir, 'exports', '.tmp-*')) or number == signal.SIGKILL
 
   end = (saved // REPORT + 1) * REPORT  # the resume makes the next report (the end is no setting)
-  resume = run_module if strategy else run_program  # two devices need a process of their own
-  resumed = resume('acai_tf.train', *args, f'--total_kimg={end * 8 / 1024}')
-  assert resumed.returncode == 0, resumed.stderr[-3000:]
-  assert f'resuming at step {saved}' in resumed.stdout
-  if strategy:
-    assert 'replicas             2' in resumed.stdout
+  if strategy:  # on this process's two devices, under its one MirroredStrategy
+    log = []
+    tiny_train(tmp_path, strategy=mirrored, log=log, total_kimg=end * 8 / 1024, **SETTINGS,
+               progress_seconds=1)
+    assert f'resuming at step {saved}' in '\n'.join(log)
+    assert any(line.split() == ['replicas', '2'] for line in log)
+  else:
+    resumed = run_program('acai_tf.train', *args, f'--total_kimg={end * 8 / 1024}')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f'resuming at step {saved}' in resumed.stdout
   steps = [r['step'] for r in rundir.read_metrics(run_dir)]
   assert steps == list(range(REPORT, end + 1, REPORT))  # every report once, none lost or repeated
   with open(os.path.join(run_dir, 'export', 'acai_tf.json')) as f:
