@@ -1,20 +1,30 @@
-"""Test set-up: quiet TF logs, and two logical CPUs so MirroredStrategy can be tested."""
+"""Test set-up: quiet TF logs, the programs' oneDNN choice, and two logical CPUs so
+MirroredStrategy can be tested."""
 
 import json
 import os
-import subprocess
-import sys
 import types
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest
-import tensorflow as tf
 
-_cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+from acai_tf import autotune
 
+
+def _start_tensorflow():
+  """oneDNN on or off as the programs choose it on this machine (timed once per machine, about
+  15 s, then cached), so that a run in this process computes what a program's run computes,
+  then TensorFlow, on two logical CPUs. The programs the tests start inherit the choice
+  (TF_ENABLE_ONEDNN_OPTS); tests of the choice itself take it out of their programs' env."""
+  autotune.choose_onednn()
+  import tensorflow as tf
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+_start_tensorflow()
 
 DURATIONS = os.path.join(os.path.dirname(__file__), 'durations.json')
 
@@ -52,17 +62,6 @@ def pytest_sessionfinish(session):
 _file_seconds = {}
 
 
-def pytest_sessionstart(session):
-  """The programs tests start choose oneDNN by timing it once per machine (acai_tf.autotune,
-  about 15 s): done here, on a machine seen for the first time, before any test's clock runs."""
-  del session
-  from acai_tf import autotune
-  if ('TF_ENABLE_ONEDNN_OPTS' not in os.environ
-      and not autotune._valid_onednn(autotune.entry().get('onednn'))):
-    subprocess.run([sys.executable, '-c', 'from acai_tf import autotune; autotune.choose_onednn()'],
-                   check=False, timeout=600)
-
-
 @pytest.fixture(scope='session')
 def mirrored():
   """The process's one MirroredStrategy over the two logical CPUs.
@@ -70,6 +69,7 @@ def mirrored():
   Separate MirroredStrategy objects in one process share collective keys, so a second one
   breaks the first's all-reduces: every test uses this one.
   """
+  import tensorflow as tf
   return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from acai_tf import distribute, errors, rundir
-from helpers import (REPO, TINY_FLAGS, checkpoint_values, first_report, only_run_dir, run_module,
-                     start_train, wait_for)
+from helpers import (REPO, TINY_FLAGS, checkpoint_values, first_report, only_run_dir, start_train,
+                     tiny_train, wait_for)
 
 
 @pytest.mark.slow
-def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path):
+def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path, mirrored):
   # The denoising model draws noise per step and replica, as ACAI draws its mixing weights (ACAI
   # itself on two replicas: tests/test_distribute.py), with two networks less to build.
   flags = ['--model=denoising', *TINY_FLAGS, '--total_kimg=0.125', '--seed=7']  # one report
@@ -27,10 +27,9 @@ def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path):
   assert launched.returncode == 0, launched.stdout[-3000:]
   assert launched.stdout.count('[report]') == 1  # the chief reports; worker 1 stays quiet
   assert '[worker 1] [report]' not in launched.stdout
-  # A process of its own: the program's oneDNN and convolution choices, as the workers'.
-  single = run_module('acai_tf.train', '--strategy=mirrored', '--cpu_devices=2',
-                      f'--train_dir={tmp_path}/single', *flags)
-  assert single.returncode == 0, single.stderr
+  # The same run in this process (the workers' oneDNN and convolution choices: conftest.py), on
+  # its two devices under its one MirroredStrategy.
+  tiny_train(tmp_path / 'single', 'denoising', strategy=mirrored, total_kimg=0.125, seed=7)
   workers, one = only_run_dir(tmp_path / 'workers'), only_run_dir(tmp_path / 'single')
   a, b = checkpoint_values(workers), checkpoint_values(one)
   assert a.keys() == b.keys() and len(a) > 10
