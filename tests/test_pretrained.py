@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from acai_tf import pretrained
-from helpers import MNIST_DIR, REPO, run_module
+from helpers import MNIST_DIR, REPO, run_program
 
 sys.path.insert(0, os.path.join(REPO, 'runs'))
 import ship
@@ -33,10 +33,11 @@ def test_the_manifest_describes_every_shipped_export():
 @pytest.mark.slow
 @pytest.mark.parametrize('name', [n for n in SHIPPED if SHIPPED[n]['dataset'] == 'lines32'])
 def test_a_shipped_lines32_export_scores_as_its_manifest_says(name, tmp_path):
-  # The manifest's own command (the program picks its CPU kernels as when it was scored).
+  # The manifest's own command, in this process (its CPU kernels as the program picks them:
+  # conftest.py).
   command = SHIPPED[name]['scored_with'].split()
   assert command[:3] == ['python', '-m', 'acai_tf.eval.lines']
-  result = run_module(*command[2:], f'--output={tmp_path / "lines.json"}')
+  result = run_program(*command[2:], f'--output={tmp_path / "lines.json"}')
   assert result.returncode == 0, result.stderr[-2000:]
   scores = json.loads((tmp_path / 'lines.json').read_text())
   expected = SHIPPED[name]['scores']
@@ -66,7 +67,7 @@ def test_a_shipped_mnist32_export_probes_as_its_manifest_says(name, tmp_path):
   assert run_build('--dataset=mnist32', '--source=dir', f'--raw_dir={MNIST_DIR}',
                    f'--data_dir={tmp_path}').returncode == 0
   command = SHIPPED[name]['scored_with'].replace('DATA_DIR', str(tmp_path)).split()
-  result = run_module(*command[2:], f'--output={tmp_path / "probe.json"}')
+  result = run_program(*command[2:], f'--output={tmp_path / "probe.json"}')
   assert result.returncode == 0, result.stderr[-2000:]
   accuracy = json.loads((tmp_path / 'probe.json').read_text())['accuracy']
   assert accuracy == SHIPPED[name]['scores']['probe_accuracy']
