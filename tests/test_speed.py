@@ -18,7 +18,7 @@ from acai_tf.models import MODELS
 from acai_tf.models.acai import ACAI
 from acai_tf.models.acai_config import ACAIConfig
 from acai_tf.optimizer import FusedAdam
-from helpers import run_module, run_program
+from helpers import run_program
 
 TINY = dict(depth=4, latent=4, latent_width=4)
 
@@ -88,10 +88,10 @@ def test_every_registered_model_can_be_benchmarked():
 
 @pytest.mark.slow
 def test_bench_cli_prints_json_last(tmp_path):
-  out = run_module('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
-                   '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
-                   '--no-xla', '--precision=mixed_bfloat16', '--steps_per_execution=2',
-                   '--conv_paths=plain')
+  out = run_program('acai_tf.bench', '--model=baseline', '--dataset=lines32', '--depth=4',
+                    '--latent=4', '--batch=8', '--warmup=1', '--steps=2', '--windows=2',
+                    '--no-xla', '--precision=mixed_bfloat16', '--steps_per_execution=2',
+                    '--conv_paths=plain')
   assert out.returncode == 0, out.stderr[-2000:]
   lines = out.stdout.strip().splitlines()
   result = json.loads(lines[-1])
