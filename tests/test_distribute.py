@@ -26,15 +26,18 @@ def test_each_replica_gets_its_slice_of_the_global_batch(mirrored):
 
 @pytest.mark.slow
 def test_same_seed_gives_the_same_weights(tmp_path):
-  """Weights, data order and ACAI's per-step draws all follow --seed: a second run of the same
-  seed ends bit for bit where the first did; another seed starts from other weights."""
-  runs = [tiny_train(tmp_path / name, seed=3, model='acai', total_kimg=0.125)  # one report
+  """Weights, data order and per-step draws (the denoising model's noise; ACAI's mixing
+  weights are drawn the same way, and follow the step: the next test) all follow --seed: a
+  second run of the same seed ends bit for bit where the first did; another seed starts from
+  other weights."""
+  runs = [tiny_train(tmp_path / name, seed=3, model='denoising', total_kimg=0.125)  # one report
           for name in ('a', 'b')]
   a, b = (checkpoint_values(run.dir) for run in runs)
   assert a.keys() == b.keys() and len(a) > 10
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-  first = {seed: trainer.Run(*tiny_settings(tmp_path / f'seed{seed}', 'acai', seed=seed)).build()
+  first = {seed: trainer.Run(*tiny_settings(tmp_path / f'seed{seed}', 'denoising',
+                                            seed=seed)).build()
            for seed in (3, 4)}
   assert any(not np.array_equal(p, q) for p, q in zip(first[3].get_weights(),
                                                        first[4].get_weights()))
