@@ -165,7 +165,8 @@ def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
   config = trainer.TrainConfig(train_dir=str(tmp_path), total_kimg=16 * 8 / 1024,
                                 report_kimg=16 * 8 / 1024, batch=8, eval_pairs=4,
                                 precision='mixed_bfloat16')
-  run = trainer.train('acai', ACAIConfig(**TINY), config, log=lambda s: None)
+  baseline = MODELS['baseline'].config_class(**TINY)  # every model's bf16 steps: above
+  run = trainer.train('baseline', baseline, config, log=lambda s: None)
   [report] = rundir.read_metrics(run.dir)
   assert report['step'] == 16 and np.isfinite(report['loss_ae'])
   exported = tf.saved_model.load(os.path.join(run.dir, 'export'))
@@ -173,7 +174,7 @@ def test_training_under_mixed_bfloat16_reports_and_exports(tmp_path):
   assert z.dtype == tf.float32 and exported.decode(z).dtype == tf.float32
   # The precision is part of what a run is: resuming it as float32 is refused.
   with pytest.raises(errors.UsageError, match='precision'):
-    trainer.train('acai', ACAIConfig(**TINY), dataclasses.replace(config, precision='float32'),
+    trainer.train('baseline', baseline, dataclasses.replace(config, precision='float32'),
                    log=lambda s: None)
 
 
