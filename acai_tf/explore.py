@@ -199,11 +199,17 @@ def settings(argv):
       pass
   except OSError as e:
     raise _port_error(e) from None
+  _gradio()
+  return metas
+
+
+def _gradio():
+  """The gradio module; a UsageError saying how to install it if it is missing."""
   try:
-    import gradio  # noqa: F401 - imported again in main; here only to say it is missing
+    import gradio
   except ImportError:
     raise UsageError('the page needs gradio: pip install -e ".[demo]"') from None
-  return metas
+  return gradio
 
 
 def _port_error(error):
@@ -212,9 +218,8 @@ def _port_error(error):
 
 
 def main(metas):
-  import gradio as gr
-
   from acai_tf import export  # TensorFlow's module: cli.run started it
+  gr = _gradio()
   loaded = [(export.load(path)[0], meta) for path, meta in zip(FLAGS.export, metas)]
   shape, dataset = tuple(metas[0]['image_shape']), metas[0]['dataset']
 
