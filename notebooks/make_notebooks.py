@@ -30,6 +30,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
+from acai_tf import cli
+
+# As every acai_tf program starts: oneDNN on or off, whichever trained faster on this CPU
+# (timed once per machine, about 15 s, then cached), then TensorFlow.
+cli.start_tensorflow()
 from acai_tf import images, report, trainer
 '''
 
