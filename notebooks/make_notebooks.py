@@ -218,12 +218,20 @@ NOTEBOOKS = {'lines_benchmark.ipynb': lines_benchmark, 'interpolations.ipynb': i
              'representation.ipynb': representation}
 
 
+def build(name):
+  """The notebook `name` of NOTEBOOKS, its cells numbered (stable ids: regenerating changes
+  only the cells that were edited)."""
+  cells = NOTEBOOKS[name]()
+  for i, cell in enumerate(cells):
+    cell.id = f'{os.path.splitext(name)[0]}-{i}'
+  return new_notebook(cells=cells, metadata={
+      'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
+      'language_info': {'name': 'python'}})
+
+
 def main():
-  for name, cells in NOTEBOOKS.items():
-    notebook = new_notebook(cells=cells(), metadata={
-        'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
-        'language_info': {'name': 'python'}})
-    nbformat.write(notebook, os.path.join(HERE, name))
+  for name in NOTEBOOKS:
+    nbformat.write(build(name), os.path.join(HERE, name))
     print('wrote', name)
 
 
