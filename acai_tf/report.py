@@ -65,14 +65,14 @@ def find_runs(train_dir):
 
 
 def find_pixel_probes(train_dir):
-  """{dataset: accuracy} of the raw-pixel probes (eval_probe_pixels_*.json) below `train_dir`
-  (a folder or a list of them)."""
-  out = {}
+  """{dataset: [accuracy, ...]} of the raw-pixel probes (eval_probe_pixels_*.json) below
+  `train_dir` (a folder or a list of them): one per record, as reruns of one measurement."""
+  out = collections.defaultdict(list)
   for root in [train_dir] if isinstance(train_dir, str) else train_dir:
     for folder, _, _ in os.walk(root):
       for name, result in rundir.read_evals(folder, 'probe_pixels_').items():
-        out[name[len('probe_pixels_'):]] = result['accuracy']
-  return out
+        out[name[len('probe_pixels_'):]].append(result['accuracy'])
+  return dict(out)
 
 
 def final_reports(reports, last):
@@ -214,8 +214,8 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
       row = [_dataset_name(dataset), str(d_z), notes.budget(group)]
       row += [_cell(cells.get((dataset, d_z, budget, m), [])) for m in models]
       if pixels is not None:
-        ours = pixels.get(dataset)
-        row.append(f'{ours:.2f}' if ours is not None else 'n/a')
+        ours = pixels.get(dataset, [])  # budget-free: every row shows all its records
+        row.append(f'{ours[0]:.2f}' if len(ours) == 1 else _cell(ours))
       if window:
         row.append(notes.window(group))
       rows.append(' | '.join(row))

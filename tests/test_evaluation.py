@@ -83,6 +83,18 @@ def test_report_on_synthetic_runs(tmp_path):
   assert '⚠ Baseline on MNIST, d_z 256, 32 kimg: only 1 report (fewer than 20)' in text
 
 
+def test_report_pools_raw_pixel_probes_of_several_folders(tmp_path):
+  # The raw-pixel probe does not depend on the budget: two folders' records are two reruns.
+  for folder, accuracy in (('a', 88.0), ('b', 87.8)):
+    write_run(tmp_path / folder, 'mnist32', 'baseline', 16, 4,
+              [{'step': 1, 'kimg': 32.0, 'latent_accuracy': 90.0}])
+    with open(tmp_path / folder / 'mnist32' / 'eval_probe_pixels_mnist32.json', 'w') as f:
+      json.dump({'dataset': 'mnist32', 'accuracy': accuracy}, f)
+  assert '\nMNIST | 256 | 32 kimg | 90.00 ± 0.00 (n=2) | 87.90 ± 0.10 (n=2) | kimg 32–32' in (
+      report.report([str(tmp_path / 'a'), str(tmp_path / 'b')]))
+  assert '| 90.00 (n=1) | 88.00 | kimg' in report.report(str(tmp_path / 'a'))
+
+
 def test_report_puts_budgets_side_by_side(tmp_path):
   # Two budgets of the baseline, from two folders; the longer one's 256 reports of 4 kimg
   # end at 1024, and a third run of it stopped at 512 kimg.
