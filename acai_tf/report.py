@@ -33,6 +33,8 @@ def define_flags():
                             '--train_dir=results/cpu128 --train_dir=results/cpu1024.')
   flags.DEFINE_integer('last', paper.LAST, 'Reports per run whose median is taken (the paper: '
                        f'{paper.LAST}).')
+  flags.DEFINE_bool('per_run', False, 'Also print one row per run (its seed, its medians, its '
+                    "final export's evaluations): what each table cell averages.")
 
 MODEL_ORDER = tuple(CONFIGS)  # the registry's order
 
@@ -58,6 +60,7 @@ def find_runs(train_dir):
       d_z = model_config['latent_width'] ** 2 * model_config['latent']
       runs.append({'dir': folder, 'model': config['model'],
                    'dataset': config['train_config']['dataset'], 'd_z': d_z,
+                   'seed': config['train_config'].get('seed'),
                    'budget': config['train_config']['total_kimg'], 'reports': reports,
                    'kimg': reports[-1]['kimg'] if reports else 0.0,
                    'evals': rundir.read_evals(folder)})
@@ -189,6 +192,49 @@ def table_lines(runs, last):
   return '\n'.join(lines) + notes.text()
 
 
+def runs_tables(runs, last):
+  """One row per run, the figures the tables above average: per lines32 run its medians and
+  `acai_tf.eval.lines` on its final export; per run of another dataset its tandem probe's
+  median, its post-hoc probe and its K-means accuracy."""
+  def number(value, scale=1.0, digits=2):
+    return 'n/a' if value is None or math.isnan(value) else f'{value * scale:.{digits}f}'
+
+  def evaluated(run, name, key='accuracy'):
+    return (run['evals'].get(name) or {}).get(key)
+
+  def median(run, key):
+    return final_median(run['reports'], key, last) if run['reports'] else None
+
+  notes = _Notes(last)
+  order = lambda r: (model_order(r['model']), r['d_z'], r['budget'], r['seed'] or 0)  # noqa: E731
+  lines = sorted((r for r in runs if r['dataset'] == 'lines32'), key=order)
+  others = sorted((r for r in runs if r['dataset'] != 'lines32'),
+                  key=lambda r: (r['dataset'],) + order(r))
+  parts = []
+  if lines:
+    parts.append('\n'.join(
+        [f'### Per run, lines32 (the median of its last {last} reports; its final export scored '
+         'by acai_tf.eval.lines)', '',
+         'Model | d_z | budget | seed | Mean Distance (×10⁻³) | Smoothness | export: Mean '
+         'Distance (×10⁻³) | export: Smoothness', '---|---|---|---|---|---|---|---'] +
+        [f'{display_name(r["model"])} | {r["d_z"]} | {notes.budget([r])} | {r["seed"]} | '
+         f'{number(median(r, "mean_distance"), 1e3)} | '
+         f'{number(median(r, "mean_smoothness"), 1, 3)} | '
+         f'{number(evaluated(r, "lines", "mean_distance"), 1e3)} | '
+         f'{number(evaluated(r, "lines", "mean_smoothness"), 1, 3)}' for r in lines]))
+  if others:
+    parts.append('\n'.join(
+        [f'### Per run, other datasets (the tandem probe: the median of its last {last} reports; '
+         'post-hoc probe and K-means: its final export), test accuracy %', '',
+         'Dataset | Model | d_z | budget | seed | tandem probe | post-hoc probe | K-means',
+         '---|---|---|---|---|---|---|---'] +
+        [f'{_dataset_name(r["dataset"])} | {display_name(r["model"])} | {r["d_z"]} | '
+         f'{notes.budget([r])} | {r["seed"]} | {number(median(r, "latent_accuracy"))} | '
+         f'{number(evaluated(r, "probe_" + r["dataset"]))} | '
+         f'{number(evaluated(r, "cluster_" + r["dataset"]))}' for r in others]))
+  return '\n\n'.join(parts) + notes.text()
+
+
 def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=False):
   runs = [r for r in runs if r['dataset'] != 'lines32']  # the paper's three and your own
   cells = {}
@@ -230,9 +276,9 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
   return '\n'.join([f'### {title}', ''] + header + rows) + notes.text()
 
 
-def report(train_dir, last=paper.LAST):
+def report(train_dir, last=paper.LAST, per_run=False):
   """The Markdown tables for every run under `train_dir` (a folder or a list of folders): one
-  row per training budget, beside the paper's."""
+  row per training budget, beside the paper's; with `per_run`, then one row per run."""
   runs = find_runs(train_dir)
   if not runs:
     folders = [train_dir] if isinstance(train_dir, str) else train_dir
@@ -257,13 +303,14 @@ def report(train_dir, last=paper.LAST):
       _dataset_table('Table 3: K-means clustering of the final export\'s latents '
                      '(acai_tf.eval.cluster), test accuracy %', runs, evaluation('cluster'),
                      paper.CLUSTER, last),
+      runs_tables(runs, last) if per_run else '',
   ]
   return '\n\n'.join(p for p in parts if p)
 
 
 def main(argv):
   del argv
-  print(report(FLAGS.train_dir, FLAGS.last))
+  print(report(FLAGS.train_dir, FLAGS.last, FLAGS.per_run))
 
 
 if __name__ == '__main__':

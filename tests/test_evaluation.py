@@ -95,6 +95,19 @@ def test_report_pools_raw_pixel_probes_of_several_folders(tmp_path):
   assert '| 90.00 (n=1) | 88.00 | kimg' in report.report(str(tmp_path / 'a'))
 
 
+def test_report_per_run_rows_show_each_seed_and_its_evaluations(tmp_path):
+  reports = [{'step': i + 1, 'kimg': 4.0 * (i + 1), 'mean_distance': 0.003,
+              'mean_smoothness': 0.25, 'latent_accuracy': 91.0} for i in range(20)]
+  write_run(tmp_path, 'lines32', 'acai', 16, 2, reports,
+            [('lines', {'mean_distance': 0.0021, 'mean_smoothness': 0.125})])
+  write_run(tmp_path, 'mnist32', 'baseline', 16, 4, reports[:10],
+            [('probe_mnist32', {'accuracy': 96.5})], budget=80)
+  text = report.report(str(tmp_path), per_run=True)
+  assert '\nACAI | 64 | 80 kimg | 0 | 3.00 | 0.250 | 2.10 | 0.125\n' in text
+  assert '\nMNIST | Baseline | 256 | 80 kimg (at 40) | 0 | 91.00 | 96.50 | n/a' in text
+  assert 'Per run' not in report.report(str(tmp_path))
+
+
 def test_report_puts_budgets_side_by_side(tmp_path):
   # Two budgets of the baseline, from two folders; the longer one's 256 reports of 4 kimg
   # end at 1024, and a third run of it stopped at 512 kimg.
