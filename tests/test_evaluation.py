@@ -1,5 +1,6 @@
 """Probe and clustering metrics, the eval programs on tiny exports, report, runs/ scripts."""
 
+import argparse
 import glob
 import json
 import os
@@ -194,6 +195,21 @@ def test_eval_programs_end_to_end(tiny_runs):
   assert tables.returncode == 0
   for expected in ('Table 1', 'Baseline | 16 |', 'Table 2:', 'Table 2b', 'Table 3', 'MNIST | 64 |'):
     assert expected in tables.stdout, expected
+
+
+def test_interpolation_figure_of_the_shipped_exports(tmp_path, monkeypatch):
+  from PIL import Image
+  sys.path.insert(0, os.path.join(REPO, 'docs'))
+  import make_figure
+  out = tmp_path / 'figure.png'
+  monkeypatch.setattr(sys, 'argv', ['make_figure.py', '--pretrained', '--models=acai',
+                                    f'--out={out}'])
+  make_figure.main()
+  assert Image.open(out).size == (960, 360)  # 12 x 0.75 in a row at 80 dpi: 3 ideal + 3 acai
+  with pytest.raises(SystemExit, match='no vae export ships for lines32; shipped: '):
+    make_figure.export_dir(argparse.Namespace(pretrained=True), 'vae')
+  with pytest.raises(SystemExit, match='no acai run with an export under'):
+    make_figure.export_dir(argparse.Namespace(pretrained=False, train_dir=str(tmp_path)), 'acai')
 
 
 def test_learning_curves_average_seeds_and_skip_undefined_smoothness(tmp_path):
