@@ -12,6 +12,7 @@ and the paper's figure.
 """
 
 import collections
+import itertools
 import math
 import os
 
@@ -162,6 +163,31 @@ def _models(runs):
   return [m for m in MODEL_ORDER if m in present] + sorted(present - set(MODEL_ORDER))
 
 
+# Table 1's measures: (the reports' key, its name, its place in paper.LINES).
+LINES_MEASURES = (('mean_distance', 'Mean Distance', 0), ('mean_smoothness', 'Smoothness', 2))
+
+
+def _mean(values):
+  """The mean of the values that are not NaN (NaN if none is)."""
+  values = [v for v in values if not math.isnan(v)]
+  return float(np.mean(values)) if values else math.nan
+
+
+def order_line(title, ours, theirs, lower_is_better):
+  """Whether the paper's ordering holds: our models in order of their mean (`ours`: {name:
+  value}), the paper's order of the same models (`theirs`), and how many pairs agree. None
+  with fewer than two models in both."""
+  names = [n for n in ours if theirs.get(n) is not None and not math.isnan(ours[n])]
+  if len(names) < 2:
+    return None
+  sign, relation = (1, ' < ') if lower_is_better else (-1, ' > ')
+  ranked = lambda values: relation.join(sorted(names, key=lambda n: sign * values[n]))  # noqa: E731
+  pairs = list(itertools.combinations(names, 2))
+  agree = sum((ours[a] - ours[b]) * (theirs[a] - theirs[b]) > 0 for a, b in pairs)
+  return (f'Order, {title}: ours {ranked(ours)}; the paper {ranked(theirs)}; {agree} of '
+          f'{len(pairs)} pairs in the paper\'s order.')
+
+
 PAPER_WINDOW = f'kimg {paper.WINDOW[0]}–{paper.WINDOW[1]}'
 PAPER_ROW = f'paper, {paper.BUDGET_KIMG} kimg'
 
@@ -176,10 +202,14 @@ def table_lines(runs, last):
            'Model | d_z | budget | Mean Distance (×10⁻³) | Smoothness | median over',
            '---|---|---|---|---|---']
   groups = _group(runs, lambda r: (r['model'], r['d_z']))
+  means = collections.defaultdict(dict)  # {(budget, measure's name): {model: mean over runs}}
   for model, d_z in sorted(groups, key=lambda k: (model_order(k[0]), k)):
     by_budget = _group(groups[model, d_z], lambda r: r['budget'])
     for budget in sorted(by_budget):
       group = by_budget[budget]
+      for key, name, _ in LINES_MEASURES:
+        means[budget, name][display_name(model)] = _mean(
+            [final_median(r['reports'], key, last) for r in group])
       distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], 1e3)
       smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], 1,
                      3)
@@ -189,7 +219,10 @@ def table_lines(runs, last):
     if figures:
       lines.append(f'{display_name(model)} | {d_z} | {PAPER_ROW} | {figures[0]} ± {figures[1]} | '
                    f'{figures[2]} ± {figures[3]} | {PAPER_WINDOW}')
-  return '\n'.join(lines) + notes.text()
+  orders = [order_line(f'{_kimg(budget)} kimg, {name}', means[budget, name],
+                       {display_name(m): f[index] for m, f in paper.LINES.items()}, True)
+            for budget in sorted({b for b, _ in means}) for _, name, index in LINES_MEASURES]
+  return '\n'.join(lines) + ''.join(f'\n\n{o}' for o in orders if o) + notes.text()
 
 
 def runs_tables(runs, last):
@@ -251,7 +284,7 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
             + (' | Raw pixels' if pixels is not None else '') + (' | median over' if window
                                                                   else ''),
             '---|---|---' + '|---' * (len(models) + (pixels is not None) + window)]
-  rows = []
+  rows, orders = [], []
   for dataset, d_z in sorted({k[:2] for k in cells}):
     budgets = sorted({k[2] for k in cells if k[:2] == (dataset, d_z)})
     for budget in budgets:
@@ -265,6 +298,12 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
       if window:
         row.append(notes.window(group))
       rows.append(' | '.join(row))
+      orders.append(order_line(
+          f'{_dataset_name(dataset)}, d_z {d_z}, {_kimg(budget)} kimg',
+          {display_name(m): _mean(cells[dataset, d_z, budget, m]) for m in models
+           if (dataset, d_z, budget, m) in cells},
+          {display_name(m): paper.table_value(paper_table, (dataset, d_z), m) for m in models},
+          False))
     if (dataset, d_z) in paper_table:
       row = [_dataset_name(dataset), str(d_z), PAPER_ROW]
       row += [str(paper.table_value(paper_table, (dataset, d_z), m) or '') for m in models]
@@ -273,7 +312,8 @@ def _dataset_table(title, runs, value, paper_table, last, pixels=None, window=Fa
       if window:
         row.append(PAPER_WINDOW)
       rows.append(' | '.join(row))
-  return '\n'.join([f'### {title}', ''] + header + rows) + notes.text()
+  return ('\n'.join([f'### {title}', ''] + header + rows)
+          + ''.join(f'\n\n{o}' for o in orders if o) + notes.text())
 
 
 def report(train_dir, last=paper.LAST, per_run=False):

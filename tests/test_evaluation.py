@@ -109,6 +109,26 @@ def test_report_per_run_rows_show_each_seed_and_its_evaluations(tmp_path):
   assert 'Per run' not in report.report(str(tmp_path))
 
 
+def test_report_says_whether_the_papers_order_holds(tmp_path):
+  ours, paper = {'A': 1.0, 'B': 2.0, 'C': 3.0, 'N': float('nan')}, {'A': 1, 'B': 3, 'C': 2, 'D': 0}
+  # (A, B) and (A, C) keep the paper's order, (B, C) does not; N has no figure, D is not ours.
+  assert report.order_line('x', ours, paper, True) == (
+      "Order, x: ours A < B < C; the paper A < C < B; 2 of 3 pairs in the paper's order.")
+  assert report.order_line('x', ours, paper, False) == (
+      "Order, x: ours C > B > A; the paper B > C > A; 2 of 3 pairs in the paper's order.")
+  assert report.order_line('x', {'A': 1.0, 'E': 2.0}, paper, True) is None  # E: no figure
+  # In the tables: ACAI's Mean Distance below the baseline's, as the paper's; its Smoothness
+  # above, unlike the paper's.
+  for model, distance, smoothness in (('baseline', 0.0075, 0.2), ('acai', 0.003, 0.3)):
+    write_run(tmp_path, 'lines32', model, 16, 2, [
+        {'step': i + 1, 'kimg': 4.0 * (i + 1), 'mean_distance': distance,
+         'mean_smoothness': smoothness} for i in range(20)])
+  text = report.report(str(tmp_path))
+  assert ("\n\nOrder, 80 kimg, Mean Distance: ours ACAI < Baseline; the paper ACAI < Baseline; "
+          "1 of 1 pairs in the paper's order.\n\nOrder, 80 kimg, Smoothness: ours ") in text
+  assert "Smoothness: ours Baseline < ACAI; the paper ACAI < Baseline; 0 of 1 pairs" in text
+
+
 def test_report_puts_budgets_side_by_side(tmp_path):
   # Two budgets of the baseline, from two folders; the longer one's 256 reports of 4 kimg
   # end at 1024, and a third run of it stopped at 512 kimg.
