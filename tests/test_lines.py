@@ -57,6 +57,9 @@ class TestRenderer:
   def test_labels_are_ten_bins_of_36_degrees(self):
     angles = np.deg2rad([0, 35.9, 36.1, 180, 359.9])
     np.testing.assert_array_equal(angle_labels(angles), [0, 0, 1, 5, 9])
+    # The original's formula puts angles within 1e-6 of 2π in a class 10 (a baseline run on
+    # lines32 drew one at 982 kimg and stopped); they belong to the last bin.
+    assert angle_labels([np.nextafter(2 * np.pi, 0), 2 * np.pi - 5e-7]).tolist() == [9, 9]
 
 
 class TestMetrics:
