@@ -19,7 +19,8 @@ from helpers import (REPO, TINY_FLAGS, checkpoint_values, first_report, only_run
 def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path, mirrored):
   # The denoising model draws noise per step and replica, as ACAI draws its mixing weights (ACAI
   # itself on two replicas: tests/test_distribute.py), with two networks less to build.
-  flags = ['--model=denoising', *TINY_FLAGS, '--total_kimg=0.125', '--seed=7']  # one report
+  model, total_kimg, seed = 'denoising', 0.125, 7  # one report
+  flags = [f'--model={model}', *TINY_FLAGS, f'--total_kimg={total_kimg}', f'--seed={seed}']
   launched = subprocess.run(
       [sys.executable, '-m', 'acai_tf.launch', '--workers=2', '--',
        f'--train_dir={tmp_path}/workers', *flags],
@@ -29,7 +30,7 @@ def test_two_workers_train_what_one_process_with_two_devices_trains(tmp_path, mi
   assert '[worker 1] [report]' not in launched.stdout
   # The same run in this process (the workers' oneDNN and convolution choices: conftest.py), on
   # its two devices under its one MirroredStrategy.
-  tiny_train(tmp_path / 'single', 'denoising', strategy=mirrored, total_kimg=0.125, seed=7)
+  tiny_train(tmp_path / 'single', model, strategy=mirrored, total_kimg=total_kimg, seed=seed)
   workers, one = only_run_dir(tmp_path / 'workers'), only_run_dir(tmp_path / 'single')
   a, b = checkpoint_values(workers), checkpoint_values(one)
   assert a.keys() == b.keys() and len(a) > 10
