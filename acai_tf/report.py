@@ -207,12 +207,12 @@ def table_lines(runs, last):
     by_budget = _group(groups[model, d_z], lambda r: r['budget'])
     for budget in sorted(by_budget):
       group = by_budget[budget]
+      medians = {key: [final_median(r['reports'], key, last) for r in group]
+                 for key, _, _ in LINES_MEASURES}
       for key, name, _ in LINES_MEASURES:
-        means[budget, name][display_name(model)] = _mean(
-            [final_median(r['reports'], key, last) for r in group])
-      distance = _cell([final_median(r['reports'], 'mean_distance', last) for r in group], 1e3)
-      smooth = _cell([final_median(r['reports'], 'mean_smoothness', last) for r in group], 1,
-                     3)
+        means[budget, name][display_name(model)] = _mean(medians[key])
+      distance = _cell(medians['mean_distance'], 1e3)
+      smooth = _cell(medians['mean_smoothness'], 1, 3)
       lines.append(f'{display_name(model)} | {d_z} | {notes.budget(group)} | {distance} | '
                    f'{smooth} | {notes.window(group)}')
     figures = paper.LINES.get(model)

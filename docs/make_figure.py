@@ -51,9 +51,10 @@ def main():
     rows.append(draw_lines(a + np.linspace(0, 1, images.N_FRAMES) * (b - a)))
     labels.append(f'ideal {i + 1}')
     for model in args.models.split(','):
-      module = modules.get(model) or modules.setdefault(model, tf.saved_model.load(
-          export_dir(args, model)))
-      rows.append(images.export_interpolation(module, draw_lines([a]), draw_lines([b]))[0])
+      if model not in modules:
+        modules[model] = tf.saved_model.load(export_dir(args, model))
+      rows.append(images.export_interpolation(modules[model], draw_lines([a]),
+                                              draw_lines([b]))[0])
       labels.append(f'{model} {i + 1}')
   fig = plt.figure(figsize=(12, 0.75 * len(rows)))
   images.show_rows(rows, labels=labels, ax=fig.gca())
