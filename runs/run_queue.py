@@ -1,0 +1,136 @@
+"""Runs a grid one run at a time and keeps each finished run's records: the queue behind the
+README's 1,024-kimg tables, which spans sessions on a small machine.
+
+    python runs/run_queue.py --results=results/cpu1024 --train_dir=/work/cpu1024 \\
+        --data_dir=/work/data --total_kimg=1024 --models=... --datasets=mnist32,lines32 \\
+        --seeds=0,1,2 [--commit] [-- TRAINING FLAGS]
+
+For each run of the grid (`acai_tf.grid`'s training jobs, in the order of --datasets, then seed
+by seed, then the grid's order of models): train it (a run with a checkpoint resumes from it),
+run its evaluations, copy its records (config.json, metrics.jsonl, eval_*.json) to
+<results>/<dataset>/<run>/ and, with --commit, commit that folder alone. A run whose folder in
+<results> already holds every evaluation is skipped, so starting the queue again goes on where
+it stopped. A failing job is logged and its run left for the next start; SIGTERM stops the
+running job (training saves a checkpoint first) and the queue. The raw-pixel probes are not
+run: `python -m acai_tf.grid --stage=eval` lists them. Training flags after `--` replace the
+grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent size).
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from acai_tf import grid
+
+RECORDS = ('config.json', 'metrics.jsonl')
+STOPPED = 75  # acai_tf.train's exit code when a signal stopped it (a checkpoint was saved)
+
+
+def log(message):
+  print(time.strftime('%Y-%m-%d %H:%M:%S'), message, flush=True)
+
+
+def plan(settings):
+  """[(training job, its evaluation jobs)] in the queue's order."""
+  train = grid.train_jobs(settings)
+  order = {job.run_dir: i for i, job in enumerate(train)}
+  train.sort(key=lambda job: (settings.datasets.index(job.dataset), flags(job)['seed'],
+                              order[job.run_dir]))
+  return [(job, [e for e in grid.eval_jobs(settings, [job]) if e.run_dir == job.run_dir])
+          for job in train]
+
+
+def flags(job):
+  """{name: text} of a job's --name=value flags."""
+  return dict(arg[2:].split('=', 1) for arg in job.argv[1:] if '=' in arg)
+
+
+def kept(results, job, evals):
+  """The run's folder in `results`, and whether it holds the records of every evaluation."""
+  folder = os.path.join(results, job.dataset, os.path.basename(job.run_dir))
+  present = glob.glob(os.path.join(folder, 'eval_*.json'))
+  return folder, os.path.exists(os.path.join(folder, RECORDS[1])) and len(present) >= len(evals)
+
+
+def run(job, log_file):
+  """Runs one job, its output appended to `log_file`; returns its exit code."""
+  log(f'start {job.command}')
+  with open(log_file, 'a') as out:
+    process = subprocess.Popen([sys.executable, '-m', *job.argv], stdout=out,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    forward = lambda signum, _: process.send_signal(signum)  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+      code = process.wait()
+    finally:
+      signal.signal(signal.SIGTERM, previous)
+  log(f'exit {code}: {job.argv[0]}')
+  return code
+
+
+def keep(job, folder, commit):
+  """Copies the run's records to `folder`; with `commit`, commits that folder alone."""
+  os.makedirs(folder, exist_ok=True)
+  names = [*RECORDS, *map(os.path.basename, glob.glob(os.path.join(job.run_dir, 'eval_*.json')))]
+  for name in names:
+    shutil.copy2(os.path.join(job.run_dir, name), os.path.join(folder, name))
+  if commit:  # in the repository that holds `folder`, whatever the working directory
+    top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=folder, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    config = flags(job)
+    message = (f'{os.path.relpath(os.path.dirname(folder), top)}: {config["model"]} '
+               f'{job.dataset} seed{config["seed"]} at {config["total_kimg"]} kimg '
+               '(records and evaluations)')
+    subprocess.run(['git', 'add', '.'], cwd=folder, check=True)
+    subprocess.run(['git', 'commit', '-q', '-m', message, '--', '.'], cwd=folder, check=True)
+  log(f'kept {folder}')
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--results', required=True, help='where the records of finished runs go')
+  parser.add_argument('--train_dir', required=True)
+  parser.add_argument('--data_dir', default=grid.default_data_dir())
+  parser.add_argument('--total_kimg', type=float, required=True)
+  parser.add_argument('--report_kimg', type=float, help='unset: total_kimg / 256, the paper\'s')
+  parser.add_argument('--models', default=','.join(grid.PAPER_MODELS))
+  parser.add_argument('--datasets', default='lines32', help='also the order of the queue')
+  parser.add_argument('--seeds', default='0')
+  parser.add_argument('--n_init', type=int, default=1000)
+  parser.add_argument('--commit', action='store_true', help='git-commit each finished run')
+  parser.add_argument('--dry_run', action='store_true', help='list what is left and stop')
+  args, extra = parser.parse_known_args()
+  settings = grid.Settings(models=tuple(args.models.split(',')),
+                           datasets=tuple(args.datasets.split(',')),
+                           train_dir=args.train_dir, data_dir=args.data_dir,
+                           total_kimg=args.total_kimg, report_kimg=args.report_kimg,
+                           n_init=args.n_init,
+                           seeds=tuple(int(s) for s in args.seeds.split(',')),
+                           extra=tuple(arg for arg in extra if arg != '--'))
+  log_file = os.path.join(args.train_dir, 'queue_jobs.log')
+  os.makedirs(args.train_dir, exist_ok=True)
+  left = [(job, evals) for job, evals in plan(settings) if not kept(args.results, job, evals)[1]]
+  log(f'{len(left)} runs left')
+  for job, evals in left:
+    if args.dry_run:
+      print(job.command)
+      continue
+    for step in (job, *evals):
+      code = run(step, log_file)
+      if code == STOPPED:
+        return STOPPED
+      if code:
+        break
+    else:
+      keep(job, kept(args.results, job, evals)[0], args.commit)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

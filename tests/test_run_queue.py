@@ -1,0 +1,79 @@
+"""runs/run_queue.py: the grid one run at a time, each finished run's records kept and
+committed, and a second start going on where the first stopped."""
+
+import json
+import os
+import subprocess
+import sys
+
+from acai_tf import grid
+from helpers import REPO, run_command
+
+sys.path.insert(0, os.path.join(REPO, 'runs'))
+import run_queue
+
+GIT = {'GIT_AUTHOR_NAME': 't', 'GIT_AUTHOR_EMAIL': 't@example.org', 'GIT_COMMITTER_NAME': 't',
+       'GIT_COMMITTER_EMAIL': 't@example.org'}
+
+
+def test_the_queue_goes_dataset_by_dataset_then_seed_by_seed():
+  settings = grid.Settings(models=('acai', 'baseline', 'vae'), datasets=('mnist32', 'lines32'),
+                           seeds=(0, 1), extra=('--latent=16',))
+  order = [(run_queue.flags(job)['dataset'], run_queue.flags(job)['seed'],
+            run_queue.flags(job)['model'], [e.argv[0] for e in evals])
+           for job, evals in run_queue.plan(settings)]
+  mnist = ['acai_tf.eval.probe', 'acai_tf.eval.cluster']
+  lines = ['acai_tf.eval.lines']
+  assert order == [
+      ('mnist32', '0', 'baseline', mnist), ('mnist32', '0', 'vae', mnist),
+      ('mnist32', '0', 'acai', mnist), ('mnist32', '1', 'baseline', mnist),
+      ('mnist32', '1', 'vae', mnist), ('mnist32', '1', 'acai', mnist),
+      ('lines32', '0', 'baseline', lines), ('lines32', '0', 'vae', lines),
+      ('lines32', '0', 'acai', lines), ('lines32', '1', 'baseline', lines),
+      ('lines32', '1', 'vae', lines), ('lines32', '1', 'acai', lines)]
+
+
+def test_a_finished_run_is_kept_committed_and_not_run_again(tmp_path):
+  repo = tmp_path / 'repo'
+  repo.mkdir()
+  subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+  command = [sys.executable, os.path.join(REPO, 'runs', 'run_queue.py'),
+             f'--results={repo / "results"}', f'--train_dir={tmp_path / "runs"}',
+             '--total_kimg=0.25', '--report_kimg=0.125', '--models=baseline',
+             '--datasets=lines32', '--commit', '--', '--depth=4', '--latent=4', '--batch=8',
+             '--eval_pairs=8']
+  first = run_command(command, env=GIT)
+  assert first.returncode == 0, first.stdout + first.stderr
+  assert '1 runs left' in first.stdout
+  [kept] = (repo / 'results' / 'lines32').iterdir()
+  assert kept.name.startswith('baseline_batch8_depth4_latent4_') and kept.name.endswith('seed0')
+  assert sorted(p.name for p in kept.iterdir()) == ['config.json', 'eval_lines.json',
+                                                     'metrics.jsonl']
+  assert len((kept / 'metrics.jsonl').read_text().splitlines()) == 2  # two reports
+  assert 'mean_distance' in json.loads((kept / 'eval_lines.json').read_text())
+  log = subprocess.run(['git', 'log', '--format=%s', '--name-only'], cwd=repo, check=True,
+                       capture_output=True, text=True).stdout.split('\n')
+  assert log[0] == 'results/lines32: baseline lines32 seed0 at 0.25 kimg (records and evaluations)'
+  assert sorted(name.rsplit('/', 1)[1] for name in log[2:] if name) == [
+      'config.json', 'eval_lines.json', 'metrics.jsonl']
+
+  again = run_command(command, env=GIT)
+  assert again.returncode == 0, again.stdout + again.stderr
+  assert '0 runs left' in again.stdout and 'start' not in again.stdout
+  commits = subprocess.run(['git', 'rev-list', '--count', 'HEAD'], cwd=repo, check=True,
+                           capture_output=True, text=True).stdout.strip()
+  assert commits == '1'
+
+
+def test_a_failing_run_is_left_for_the_next_start(tmp_path):
+  results = tmp_path / 'results'
+  command = [sys.executable, os.path.join(REPO, 'runs', 'run_queue.py'), f'--results={results}',
+             f'--train_dir={tmp_path / "runs"}', f'--data_dir={tmp_path / "no_data"}',
+             '--total_kimg=0.25', '--models=baseline', '--datasets=mnist32', '--',
+             '--latent=16']
+  failed = run_command(command)
+  assert failed.returncode == 0, failed.stdout + failed.stderr
+  assert 'exit 2: acai_tf.train' in failed.stdout and 'kept' not in failed.stdout
+  assert not results.exists()
+  listed = run_command(command + ['--dry_run'])
+  assert '1 runs left' in listed.stdout
