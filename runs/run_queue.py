@@ -13,7 +13,8 @@ run its evaluations, copy its records (config.json, metrics.jsonl, eval_*.json) 
 it stopped. A failing job is logged and its run left for the next start; SIGTERM stops the
 running job (training saves a checkpoint first) and the queue. The raw-pixel probes are not
 run: `python -m acai_tf.grid --stage=eval` lists them. Training flags after `--` replace the
-grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent size).
+grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent size). The queue says what
+it starts and ends on standard output; the jobs' own output goes to <train_dir>/queue_jobs.log.
 """
 
 import argparse
@@ -39,7 +40,7 @@ def plan(settings):
   """[(training job, its evaluation jobs)] in the queue's order."""
   train = grid.train_jobs(settings)
   order = {job.run_dir: i for i, job in enumerate(train)}
-  train.sort(key=lambda job: (settings.datasets.index(job.dataset), flags(job)['seed'],
+  train.sort(key=lambda job: (settings.datasets.index(job.dataset), int(flags(job)['seed']),
                               order[job.run_dir]))
   return [(job, [e for e in grid.eval_jobs(settings, [job]) if e.run_dir == job.run_dir])
           for job in train]
