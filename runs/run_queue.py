@@ -27,9 +27,9 @@ import sys
 import time
 
 from acai_tf import grid
+from acai_tf.errors import EXIT_RETRY  # a signal stopped the job (training saved a checkpoint)
 
 RECORDS = ('config.json', 'metrics.jsonl')
-STOPPED = 75  # acai_tf.train's exit code when a signal stopped it (a checkpoint was saved)
 
 
 def log(message):
@@ -38,10 +38,8 @@ def log(message):
 
 def plan(settings):
   """[(training job, its evaluation jobs)] in the queue's order."""
-  train = grid.train_jobs(settings)
-  order = {job.run_dir: i for i, job in enumerate(train)}
-  train.sort(key=lambda job: (settings.datasets.index(job.dataset), int(flags(job)['seed']),
-                              order[job.run_dir]))
+  train = grid.train_jobs(settings)  # a stable sort keeps the grid's order of models
+  train.sort(key=lambda job: (settings.datasets.index(job.dataset), int(flags(job)['seed'])))
   return [(job, [e for e in grid.eval_jobs(settings, [job]) if e.run_dir == job.run_dir])
           for job in train]
 
@@ -124,8 +122,8 @@ def main():
       continue
     for step in (job, *evals):
       code = run(step, log_file)
-      if code == STOPPED:
-        return STOPPED
+      if code == EXIT_RETRY:
+        return EXIT_RETRY
       if code:
         break
     else:
