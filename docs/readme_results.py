@@ -30,12 +30,12 @@ BLOCK = re.compile(r'(<!-- python -m acai_tf\.report (?P<flags>[^|]*)\| (?P<titl
 
 def section(text, title):
   """The body of the report section whose heading starts with `### title`."""
-  for part in re.split(r'^### ', text, flags=re.MULTILINE)[1:]:
-    heading, _, body = part.partition('\n')
+  parts = [part.partition('\n') for part in re.split(r'^### ', text, flags=re.MULTILINE)[1:]]
+  for heading, _, body in parts:
     if heading.startswith(title):
       return body.strip() + '\n'
   raise ValueError(f'the report has no section "### {title}..."; it has: '
-                   + '; '.join(p.partition('\n')[0] for p in text.split('### ')[1:]))
+                   + '; '.join(heading for heading, _, _ in parts))
 
 
 def printed(flags):
