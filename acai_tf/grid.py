@@ -88,6 +88,8 @@ class Job:
   argv: tuple
   dataset: str = None
   run_dir: str = None
+  model: str = None
+  seed: int = None
 
   @property
   def command(self):
@@ -157,7 +159,7 @@ def train_jobs(settings):
         if settings.report_kimg is None:
           del values['report_kimg']  # the run's own default: the paper's 256 reports
         argv = ('acai_tf.train', *(_flag(k, v) for k, v in values.items()))
-        jobs.append(Job(argv, dataset, run_dir))
+        jobs.append(Job(argv, dataset, run_dir, model, seed))
   return jobs
 
 

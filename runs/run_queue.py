@@ -39,14 +39,9 @@ def log(message):
 def plan(settings):
   """[(training job, its evaluation jobs)] in the queue's order."""
   train = grid.train_jobs(settings)  # a stable sort keeps the grid's order of models
-  train.sort(key=lambda job: (settings.datasets.index(job.dataset), int(flags(job)['seed'])))
+  train.sort(key=lambda job: (settings.datasets.index(job.dataset), job.seed))
   return [(job, [e for e in grid.eval_jobs(settings, [job]) if e.run_dir == job.run_dir])
           for job in train]
-
-
-def flags(job):
-  """{name: text} of a job's --name=value flags."""
-  return dict(arg[2:].split('=', 1) for arg in job.argv[1:] if '=' in arg)
 
 
 def kept(results, job, evals):
@@ -72,7 +67,7 @@ def run(job, log_file):
   return code
 
 
-def keep(job, folder, commit):
+def keep(job, folder, commit, total_kimg):
   """Copies the run's records to `folder`; with `commit`, commits that folder alone."""
   os.makedirs(folder, exist_ok=True)
   names = [*RECORDS, *map(os.path.basename, glob.glob(os.path.join(job.run_dir, 'eval_*.json')))]
@@ -81,10 +76,8 @@ def keep(job, folder, commit):
   if commit:  # in the repository that holds `folder`, whatever the working directory
     top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=folder, check=True,
                          capture_output=True, text=True).stdout.strip()
-    config = flags(job)
-    message = (f'{os.path.relpath(os.path.dirname(folder), top)}: {config["model"]} '
-               f'{job.dataset} seed{config["seed"]} at {config["total_kimg"]} kimg '
-               '(records and evaluations)')
+    message = (f'{os.path.relpath(os.path.dirname(folder), top)}: {job.model} {job.dataset} '
+               f'seed{job.seed} at {total_kimg:g} kimg (records and evaluations)')
     subprocess.run(['git', 'add', '.'], cwd=folder, check=True)
     subprocess.run(['git', 'commit', '-q', '-m', message, '--', '.'], cwd=folder, check=True)
   log(f'kept {folder}')
@@ -127,7 +120,7 @@ def main():
       if code:
         break
     else:
-      keep(job, kept(args.results, job, evals)[0], args.commit)
+      keep(job, kept(args.results, job, evals)[0], args.commit, args.total_kimg)
   return 0
 
 

@@ -19,18 +19,20 @@ GIT = {'GIT_AUTHOR_NAME': 't', 'GIT_AUTHOR_EMAIL': 't@example.org', 'GIT_COMMITT
 def test_the_queue_goes_dataset_by_dataset_then_seed_by_seed_in_numeric_order():
   settings = grid.Settings(models=('acai', 'baseline', 'vae'), datasets=('mnist32', 'lines32'),
                            seeds=(10, 2), extra=('--latent=16',))
-  order = [(run_queue.flags(job)['dataset'], run_queue.flags(job)['seed'],
-            run_queue.flags(job)['model'], [e.argv[0] for e in evals])
-           for job, evals in run_queue.plan(settings)]
+  plan = run_queue.plan(settings)
+  order = [(job.dataset, job.seed, job.model, [e.argv[0] for e in evals]) for job, evals in plan]
+  for job, _ in plan:  # what the queue's log and commits name is what the command trains
+    assert {f'--dataset={job.dataset}', f'--seed={job.seed}', f'--model={job.model}'} <= set(
+        job.argv)
   mnist = ['acai_tf.eval.probe', 'acai_tf.eval.cluster']
   lines = ['acai_tf.eval.lines']
   assert order == [
-      ('mnist32', '2', 'baseline', mnist), ('mnist32', '2', 'vae', mnist),
-      ('mnist32', '2', 'acai', mnist), ('mnist32', '10', 'baseline', mnist),
-      ('mnist32', '10', 'vae', mnist), ('mnist32', '10', 'acai', mnist),
-      ('lines32', '2', 'baseline', lines), ('lines32', '2', 'vae', lines),
-      ('lines32', '2', 'acai', lines), ('lines32', '10', 'baseline', lines),
-      ('lines32', '10', 'vae', lines), ('lines32', '10', 'acai', lines)]
+      ('mnist32', 2, 'baseline', mnist), ('mnist32', 2, 'vae', mnist),
+      ('mnist32', 2, 'acai', mnist), ('mnist32', 10, 'baseline', mnist),
+      ('mnist32', 10, 'vae', mnist), ('mnist32', 10, 'acai', mnist),
+      ('lines32', 2, 'baseline', lines), ('lines32', 2, 'vae', lines),
+      ('lines32', 2, 'acai', lines), ('lines32', 10, 'baseline', lines),
+      ('lines32', 10, 'vae', lines), ('lines32', 10, 'acai', lines)]
 
 
 def test_a_finished_run_is_kept_committed_and_not_run_again(tmp_path):
