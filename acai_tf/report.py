@@ -3,7 +3,7 @@
 Every run directory below DIR (one holding config.json) contributes:
 - Table 1 (lines32): per run, the median of its last 20 reported mean_distance
   and mean_smoothness (as the paper's notebook), then mean +/- std over runs
-  of the same model and latent size (reruns);
+  of the same model and latent size (reruns; the population std, numpy's ddof=0);
 - Table 2: the tandem probe's latent_accuracy, the same way; plus post-hoc
   probes from `eval_probe_*.json` (acai_tf.eval.probe), raw pixels included;
 - Table 3: K-means accuracy from `eval_cluster_*.json` (acai_tf.eval.cluster).
