@@ -8,13 +8,16 @@ README's 1,024-kimg tables, which spans sessions on a small machine.
 For each run of the grid (`acai_tf.grid`'s training jobs, in the order of --datasets, then seed
 by seed, then the grid's order of models): train it (a run with a checkpoint resumes from it),
 run its evaluations, copy its records (config.json, metrics.jsonl, eval_*.json) to
-<results>/<dataset>/<run>/ and, with --commit, commit that folder alone. A run whose folder in
-<results> already holds every evaluation is skipped, so starting the queue again goes on where
-it stopped. A failing job is logged and its run left for the next start; SIGTERM stops the
-running job (training saves a checkpoint first) and the queue. The raw-pixel probes are not
-run: `python -m acai_tf.grid --stage=eval` lists them. Training flags after `--` replace the
-grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent size). The queue says what
-it starts and ends on standard output; the jobs' own output goes to <train_dir>/queue_jobs.log.
+<results>/<dataset>/<run>/ and, with --commit, commit that folder (with --refresh, first run
+a command, such as one that rewrites the README's tables, and commit the tracked files it
+changed too, so that each commit keeps the tables and their records in step). A run whose
+folder in <results> already holds every evaluation is skipped, so starting the queue again
+goes on where it stopped. A failing job is logged and its run left for the next start;
+SIGTERM stops the running job (training saves a checkpoint first) and the queue. The
+raw-pixel probes are not run: `python -m acai_tf.grid --stage=eval` lists them. Training
+flags after `--` replace the grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent
+size). The queue says what it starts and ends on standard output; the jobs' own output goes
+to <train_dir>/queue_jobs.log.
 """
 
 import argparse
@@ -67,8 +70,16 @@ def run(job, log_file):
   return code
 
 
-def keep(job, folder, commit, total_kimg):
-  """Copies the run's records to `folder`; with `commit`, commits that folder alone."""
+def dirty(top):
+  """The tracked files of the repository at `top` that differ from its last commit."""
+  out = subprocess.run(['git', 'diff', 'HEAD', '--name-only'], cwd=top, check=True,
+                       capture_output=True, text=True).stdout
+  return set(out.split())
+
+
+def keep(job, folder, commit, total_kimg, refresh=None):
+  """Copies the run's records to `folder`; with `commit`, commits that folder, and with it the
+  tracked files the shell command `refresh` changes (run at the top of the repository)."""
   os.makedirs(folder, exist_ok=True)
   names = [*RECORDS, *map(os.path.basename, glob.glob(os.path.join(job.run_dir, 'eval_*.json')))]
   for name in names:
@@ -76,10 +87,21 @@ def keep(job, folder, commit, total_kimg):
   if commit:  # in the repository that holds `folder`, whatever the working directory
     top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=folder, check=True,
                          capture_output=True, text=True).stdout.strip()
+    refreshed = []
+    if refresh:
+      before = dirty(top)
+      code = subprocess.run(refresh, shell=True, cwd=top, stdin=subprocess.DEVNULL).returncode
+      if code:
+        log(f'exit {code}: {refresh} (the records are committed without what it changed)')
+      else:
+        refreshed = sorted(dirty(top) - before)
+      if before:  # never sweep someone's unfinished edits into the queue's commit
+        log(f'left out of the commit, changed before the refresh: {", ".join(sorted(before))}')
     message = (f'{os.path.relpath(os.path.dirname(folder), top)}: {job.model} {job.dataset} '
                f'seed{job.seed} at {total_kimg:g} kimg (records and evaluations)')
-    subprocess.run(['git', 'add', '.'], cwd=folder, check=True)
-    subprocess.run(['git', 'commit', '-q', '-m', message, '--', '.'], cwd=folder, check=True)
+    paths = [os.path.relpath(folder, top), *refreshed]
+    subprocess.run(['git', 'add', '--', *paths], cwd=top, check=True)
+    subprocess.run(['git', 'commit', '-q', '-m', message, '--', *paths], cwd=top, check=True)
   log(f'kept {folder}')
 
 
@@ -96,6 +118,9 @@ def main():
   parser.add_argument('--seeds', default='0')
   parser.add_argument('--n_init', type=int, default=1000)
   parser.add_argument('--commit', action='store_true', help='git-commit each finished run')
+  parser.add_argument('--refresh', metavar='COMMAND', help='with --commit: a shell command run '
+                      'at the top of the repository before each commit, e.g. one that redraws '
+                      'tables from the records; the tracked files it changes join the commit')
   parser.add_argument('--dry_run', action='store_true', help='list what is left and stop')
   args, extra = parser.parse_known_args()
   settings = grid.Settings(models=tuple(args.models.split(',')),
@@ -120,7 +145,7 @@ def main():
       if code:
         break
     else:
-      keep(job, kept(args.results, job, evals)[0], args.commit, args.total_kimg)
+      keep(job, kept(args.results, job, evals)[0], args.commit, args.total_kimg, args.refresh)
   return 0
 
 

@@ -35,15 +35,30 @@ def test_the_queue_goes_dataset_by_dataset_then_seed_by_seed_in_numeric_order():
       ('lines32', 10, 'vae', lines), ('lines32', 10, 'acai', lines)]
 
 
+def git(repo, *args):
+  return subprocess.run(['git', *args], cwd=repo, check=True, capture_output=True, text=True,
+                        env={**os.environ, **GIT}).stdout
+
+
+# Stands in for docs/readme_results.py: a table drawn from the records, and an edit elsewhere.
+REFRESH = ("python -c \"import glob; open('tables.md', 'w').write(str(sorted(glob.glob("
+           "'results/*/*/metrics.jsonl')))); open('notes.md', 'a').write('more')\"")
+
+
 def test_a_finished_run_is_kept_committed_and_not_run_again(tmp_path):
   repo = tmp_path / 'repo'
   repo.mkdir()
-  subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+  git(repo, 'init', '-q')
+  (repo / 'tables.md').write_text('none yet')
+  (repo / 'notes.md').write_text('notes')
+  git(repo, 'add', '.')
+  git(repo, 'commit', '-q', '-m', 'start')
+  (repo / 'notes.md').write_text('an unfinished edit')  # not the queue's to commit
   command = [sys.executable, os.path.join(REPO, 'runs', 'run_queue.py'),
              f'--results={repo / "results"}', f'--train_dir={tmp_path / "runs"}',
              '--total_kimg=0.25', '--report_kimg=0.125', '--models=baseline',
-             '--datasets=lines32', '--commit', '--', '--depth=4', '--latent=4', '--batch=8',
-             '--eval_pairs=8']
+             '--datasets=lines32', '--commit', f'--refresh={REFRESH}', '--', '--depth=4',
+             '--latent=4', '--batch=8', '--eval_pairs=8']
   first = run_command(command, env=GIT)
   assert first.returncode == 0, first.stdout + first.stderr
   assert '1 runs left' in first.stdout
@@ -53,18 +68,19 @@ def test_a_finished_run_is_kept_committed_and_not_run_again(tmp_path):
                                                      'metrics.jsonl']
   assert len((kept / 'metrics.jsonl').read_text().splitlines()) == 2  # two reports
   assert 'mean_distance' in json.loads((kept / 'eval_lines.json').read_text())
-  log = subprocess.run(['git', 'log', '--format=%s', '--name-only'], cwd=repo, check=True,
-                       capture_output=True, text=True).stdout.split('\n')
-  assert log[0] == 'results/lines32: baseline lines32 seed0 at 0.25 kimg (records and evaluations)'
-  assert sorted(name.rsplit('/', 1)[1] for name in log[2:] if name) == [
-      'config.json', 'eval_lines.json', 'metrics.jsonl']
+  subject, _, *names = git(repo, 'show', '--format=%s', '--name-only', 'HEAD').split('\n')
+  assert subject == 'results/lines32: baseline lines32 seed0 at 0.25 kimg (records and evaluations)'
+  assert sorted(name.rsplit('/', 1)[-1] for name in names if name) == [
+      'config.json', 'eval_lines.json', 'metrics.jsonl', 'tables.md']
+  assert git(repo, 'show', 'HEAD:tables.md') == str([f'results/lines32/{kept.name}/metrics.jsonl'])
+  assert 'left out of the commit, changed before the refresh: notes.md' in first.stdout
+  assert git(repo, 'diff', '--name-only').split() == ['notes.md']
+  assert git(repo, 'show', 'HEAD:notes.md') == 'notes'
 
   again = run_command(command, env=GIT)
   assert again.returncode == 0, again.stdout + again.stderr
   assert '0 runs left' in again.stdout and 'start' not in again.stdout
-  commits = subprocess.run(['git', 'rev-list', '--count', 'HEAD'], cwd=repo, check=True,
-                           capture_output=True, text=True).stdout.strip()
-  assert commits == '1'
+  assert git(repo, 'rev-list', '--count', 'HEAD').strip() == '2'
 
 
 def test_a_failing_run_is_left_for_the_next_start(tmp_path):
