@@ -11,13 +11,13 @@ run its evaluations, copy its records (config.json, metrics.jsonl, eval_*.json) 
 <results>/<dataset>/<run>/ and, with --commit, commit that folder (with --refresh, first run
 a command, such as one that rewrites the README's tables, and commit the tracked files it
 changed too, so that each commit keeps the tables and their records in step). A run whose
-folder in <results> already holds every evaluation is skipped, so starting the queue again
-goes on where it stopped. A failing job is logged and its run left for the next start;
-SIGTERM stops the running job (training saves a checkpoint first) and the queue. The
-raw-pixel probes are not run: `python -m acai_tf.grid --stage=eval` lists them. Training
-flags after `--` replace the grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`: one latent
-size). The queue says what it starts and ends on standard output; the jobs' own output goes
-to <train_dir>/queue_jobs.log.
+folder in <results> already holds every evaluation (with --commit, committed) is skipped, so
+starting the queue again goes on where it stopped. A failing job is logged and its run left
+for the next start; SIGTERM stops the running job (training saves a checkpoint first) and the
+queue. The raw-pixel probes are not run: `python -m acai_tf.grid --stage=eval` lists them.
+Training flags after `--` replace the grid's, as for `acai_tf.grid` (e.g. `-- --latent=16`:
+one latent size). The queue says what it starts and ends on standard output; the jobs' own
+output goes to <train_dir>/queue_jobs.log.
 """
 
 import argparse
@@ -47,11 +47,16 @@ def plan(settings):
           for job in train]
 
 
-def kept(results, job, evals):
-  """The run's folder in `results`, and whether it holds the records of every evaluation."""
+def kept(results, job, evals, commit=False):
+  """The run's folder in `results`, and whether it holds the records of every evaluation (with
+  `commit`, committed: a queue stopped between the copy and the commit keeps the run again)."""
   folder = os.path.join(results, job.dataset, os.path.basename(job.run_dir))
   present = glob.glob(os.path.join(folder, 'eval_*.json'))
-  return folder, os.path.exists(os.path.join(folder, RECORDS[1])) and len(present) >= len(evals)
+  done = os.path.exists(os.path.join(folder, RECORDS[1])) and len(present) >= len(evals)
+  if done and commit:
+    done = not subprocess.run(['git', 'cat-file', '-e', f'HEAD:./{RECORDS[1]}'], cwd=folder,
+                              capture_output=True).returncode
+  return folder, done
 
 
 def run(job, log_file):
@@ -132,7 +137,8 @@ def main():
                            extra=tuple(arg for arg in extra if arg != '--'))
   log_file = os.path.join(args.train_dir, 'queue_jobs.log')
   os.makedirs(args.train_dir, exist_ok=True)
-  left = [(job, evals) for job, evals in plan(settings) if not kept(args.results, job, evals)[1]]
+  left = [(job, evals) for job, evals in plan(settings)
+          if not kept(args.results, job, evals, args.commit)[1]]
   log(f'{len(left)} runs left')
   for job, evals in left:
     if args.dry_run:

@@ -82,6 +82,14 @@ def test_a_finished_run_is_kept_committed_and_not_run_again(tmp_path):
   assert '0 runs left' in again.stdout and 'start' not in again.stdout
   assert git(repo, 'rev-list', '--count', 'HEAD').strip() == '2'
 
+  git(repo, 'reset', '-q', 'HEAD~1')  # as if the queue had stopped right after the copy:
+  git(repo, 'checkout', '--', 'tables.md')  # records there but not committed, nor the tables
+  late = run_command(command, env=GIT)
+  assert late.returncode == 0, late.stdout + late.stderr
+  assert '1 runs left' in late.stdout
+  assert git(repo, 'rev-list', '--count', 'HEAD').strip() == '2'
+  assert git(repo, 'show', 'HEAD:tables.md') == str([f'results/lines32/{kept.name}/metrics.jsonl'])
+
 
 def test_a_failing_run_is_left_for_the_next_start(tmp_path):
   results = tmp_path / 'results'
