@@ -137,10 +137,10 @@ def main():
                            extra=tuple(arg for arg in extra if arg != '--'))
   log_file = os.path.join(args.train_dir, 'queue_jobs.log')
   os.makedirs(args.train_dir, exist_ok=True)
-  left = [(job, evals) for job, evals in plan(settings)
-          if not kept(args.results, job, evals, args.commit)[1]]
+  left = [(job, evals, folder) for job, evals in plan(settings)
+          for folder, done in [kept(args.results, job, evals, args.commit)] if not done]
   log(f'{len(left)} runs left')
-  for job, evals in left:
+  for job, evals, folder in left:
     if args.dry_run:
       print(job.command)
       continue
@@ -151,7 +151,7 @@ def main():
       if code:
         break
     else:
-      keep(job, kept(args.results, job, evals)[0], args.commit, args.total_kimg, args.refresh)
+      keep(job, folder, args.commit, args.total_kimg, args.refresh)
   return 0
 
 
