@@ -137,8 +137,11 @@ def main():
                            extra=tuple(arg for arg in extra if arg != '--'))
   log_file = os.path.join(args.train_dir, 'queue_jobs.log')
   os.makedirs(args.train_dir, exist_ok=True)
-  left = [(job, evals, folder) for job, evals in plan(settings)
-          for folder, done in [kept(args.results, job, evals, args.commit)] if not done]
+  left = []
+  for job, evals in plan(settings):
+    folder, done = kept(args.results, job, evals, args.commit)
+    if not done:
+      left.append((job, evals, folder))
   log(f'{len(left)} runs left')
   for job, evals, folder in left:
     if args.dry_run:
