@@ -70,7 +70,8 @@ def main():
     config = json.load(f)
   if args.checkpoint:
     model = config['model_config']
-    return codebook_norms(args.run, model['decay'], model['epsilon'])
+    codebook_norms(args.run, model['decay'], model['epsilon'])
+    return
   reports = [r for r in rundir.read_metrics(args.run) if 'codes_used' in r]
   if not reports:
     raise SystemExit(f'error: {args.run} has no reports with codes_used (a vqvae run made with '
