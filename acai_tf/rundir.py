@@ -146,12 +146,17 @@ def export_meta(export_dir):
 
 
 def eval_path(export_dir, name):
-  """Where an evaluation program's JSON goes: in the run directory that holds the export."""
-  here = os.path.dirname(os.path.abspath(export_dir.rstrip('/')))
+  """Where an evaluation program's JSON goes: in the run directory that holds the export.
+
+  An export outside any run directory gets its record beside it, named after it, so exports
+  that share a folder (the shipped ones in acai_tf/pretrained) keep one record each.
+  """
+  export_dir = os.path.abspath(export_dir.rstrip('/'))
+  here = os.path.dirname(export_dir)
   for folder in (here, os.path.dirname(here)):
     if os.path.exists(os.path.join(folder, CONFIG_FILE)):
       return os.path.join(folder, f'{EVAL_PREFIX}{name}.json')
-  return os.path.join(here, f'{EVAL_PREFIX}{name}.json')
+  return os.path.join(here, f'{EVAL_PREFIX}{name}_{os.path.basename(export_dir)}.json')
 
 
 def write_eval(path, record):

@@ -205,6 +205,10 @@ def test_eval_programs_end_to_end(tiny_runs):
       with open(os.path.join(os.path.dirname(export), f'eval_{name}.json')) as f:
         accuracy = json.load(f)['accuracy']
       assert 0 <= accuracy <= 100
+  elsewhere = tiny_runs / 'cluster.json'  # --output: the same record, where it is asked for
+  again = run_program('acai_tf.eval.cluster', f'--export={export}', data, '--n_init=2',
+                      f'--output={elsewhere}')
+  assert again.returncode == 0 and json.loads(elsewhere.read_text())['accuracy'] == accuracy
   pixels = run_program('acai_tf.eval.probe', '--pixels', '--dataset=mnist32', data,
                        f'--output={train / "mnist32" / "eval_probe_pixels_mnist32.json"}')
   assert pixels.returncode == 0 and 'pixels probe test accuracy' in pixels.stdout

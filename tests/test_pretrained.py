@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acai_tf import pretrained
+from acai_tf import pretrained, rundir
 from helpers import MNIST_DIR, REPO, run_program
 
 sys.path.insert(0, os.path.join(REPO, 'runs'))
@@ -72,6 +72,17 @@ def test_a_shipped_mnist32_export_probes_as_its_manifest_says(name, tmp_path):
   accuracy = json.loads((tmp_path / 'probe.json').read_text())['accuracy']
   assert accuracy == SHIPPED[name]['scores']['probe_accuracy']
 
+
+def test_shipped_exports_keep_one_evaluation_record_each(tmp_path):
+  # They share a folder, so a record named only after the program would be overwritten by the
+  # next export's; an export in a run directory keeps the plain name there.
+  paths = [rundir.eval_path(pretrained.export_dir(e['model'], e['dataset']), 'cluster_mnist32')
+           for e in SHIPPED.values()]
+  assert len(set(paths)) == len(SHIPPED)
+  assert {os.path.dirname(p) for p in paths} == {pretrained.HERE}
+  (tmp_path / 'config.json').write_text('{}')
+  (tmp_path / 'export').mkdir()
+  assert rundir.eval_path(f'{tmp_path}/export/', 'lines') == str(tmp_path / 'eval_lines.json')
 
 def test_the_shipped_command_names_only_what_differs_from_the_defaults():
   record = {'model': 'acai', 'model_config': {'depth': 16, 'latent': 16, 'latent_width': 2,

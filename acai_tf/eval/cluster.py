@@ -22,6 +22,8 @@ def define_flags():
                        'runs).', lower_bound=1)
   flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
   flags.DEFINE_integer('seed', 0, 'K-means random_state.')
+  flags.DEFINE_string('output', None, 'JSON file (default: eval_cluster_DATASET.json in the '
+                      'run directory).')
 
 
 def main(argv):
@@ -37,7 +39,7 @@ def main(argv):
                                     seed=FLAGS.seed)
   print(f'{meta["model"]} on {dataset_name}: K-means test accuracy {accuracy:.2f}% '
         f'(n_init {FLAGS.n_init}, {len(train)} train, {len(test)} test)')
-  rundir.write_eval(rundir.eval_path(FLAGS.export, f'cluster_{dataset_name}'),
+  rundir.write_eval(FLAGS.output or rundir.eval_path(FLAGS.export, f'cluster_{dataset_name}'),
                {'program': 'cluster', 'dataset': dataset_name, 'model': meta['model'],
                 'step': meta['step'], 'kimg': meta['kimg'], 'accuracy': accuracy,
                 'n_init': FLAGS.n_init, 'train_size': len(train), 'test_size': len(test)})
