@@ -84,6 +84,7 @@ def test_shipped_exports_keep_one_evaluation_record_each(tmp_path):
   (tmp_path / 'export').mkdir()
   assert rundir.eval_path(f'{tmp_path}/export/', 'lines') == str(tmp_path / 'eval_lines.json')
 
+
 def test_the_shipped_command_names_only_what_differs_from_the_defaults():
   record = {'model': 'acai', 'model_config': {'depth': 16, 'latent': 16, 'latent_width': 2,
                                               'lr': 0.0001, 'advweight': 0.5, 'reg': 0.3,
