@@ -123,6 +123,13 @@ def define_export_flag(help, required=True):
     flags.mark_flag_as_required('export')
 
 
+def define_output_flag(record, otherwise=''):
+  """--output, where an evaluation program writes its JSON record (else rundir.eval_path)."""
+  flags.DEFINE_string('output', None, f'JSON file (default: {record} in the run directory that '
+                      'holds the export; beside an export outside one, named after it'
+                      f'{otherwise}).', module_name=_caller_module())
+
+
 def define_dataset_flags(verb):
   """--dataset, --data_dir and --any_dataset of the programs that score an export on data."""
   module = _caller_module()

@@ -22,8 +22,7 @@ def define_flags():
                        'runs).', lower_bound=1)
   flags.DEFINE_integer('train_limit', 60000, 'Fit on the first this many training images.')
   flags.DEFINE_integer('seed', 0, 'K-means random_state.')
-  flags.DEFINE_string('output', None, 'JSON file (default: eval_cluster_DATASET.json in the '
-                      'run directory).')
+  cli.define_output_flag('eval_cluster_<dataset>.json')
 
 
 def main(argv):

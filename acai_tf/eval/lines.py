@@ -21,8 +21,7 @@ def define_flags():
   flags.DEFINE_integer('steps', STEPS, 'Images per interpolation, endpoints included (the '
                        'paper: 16).', lower_bound=2)
   flags.DEFINE_integer('seed', SEED, 'Seed of the test lines.')
-  flags.DEFINE_string('output', None, 'JSON file (default: eval_lines.json in the run '
-                      'directory).')
+  cli.define_output_flag('eval_lines.json')
 
 
 def score(module, pairs=PAIRS, steps=STEPS, seed=SEED):

@@ -31,9 +31,8 @@ def define_flags():
   flags.DEFINE_bool('projector', False, 'Also write the test latents, labels and images for '
                     "TensorBoard's projector into the run's tensorboard folder "
                     '(acai_tf.projector).')
-  flags.DEFINE_string('output', None, 'JSON file (default: eval_probe[_pixels]_<dataset>.json '
-                      'in the run directory; with --pixels and no export, '
-                      './experiments/<dataset>/).')
+  cli.define_output_flag('eval_probe[_pixels]_<dataset>.json',
+                         '; with --pixels and no export, ./experiments/<dataset>/')
 
 
 def score(module, splits, max_iter=MAX_ITER):
